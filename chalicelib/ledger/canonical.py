@@ -46,6 +46,25 @@ def _fast_path_ok(value: Any) -> bool:
     return True
 
 
+def ledger_value_problem(value: Any) -> str | None:
+    """Why ``value`` may not appear in a hashed ledger object: floats and unsafe integers are refused."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            return "floats are not allowed in ledger objects; use integer minor units"
+        if kind is int and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            return "integers must stay within the safe range of plus or minus 2^53 - 1"
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif not (kind is str or kind is int or kind is bool or item is None):
+            return f"a value of type {kind.__name__} is not JSON"
+    return None
+
+
 def canonical(value: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a JSON value."""
     if _fast_path_ok(value):

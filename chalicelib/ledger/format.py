@@ -6,7 +6,7 @@ import hashlib
 import re
 from typing import Any
 
-from .canonical import MAX_SAFE_INTEGER, canonical
+from .canonical import MAX_SAFE_INTEGER, canonical, ledger_value_problem
 from .merkle import leaf_hash
 
 VERSION = 1
@@ -58,7 +58,7 @@ def entry_problem(entry: Any) -> str | None:
         return "entry data must be an object"
     if entry["auth"] is not None and not isinstance(entry["auth"], dict):
         return "entry auth must be an object or null"
-    return None
+    return ledger_value_problem(entry)
 
 
 def make_header(

@@ -7,7 +7,6 @@ memory). It is pure: the caller fetches blocks and stores the outcome.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -108,6 +107,12 @@ class MemoryKeyBook:
         self.records.update(records)
 
 
+def registers_sealer_key(entry: dict[str, Any]) -> bool:
+    """A key that may seal blocks enters only through the system's own registration of the stamp node."""
+    data = entry["data"]
+    return "jwk" in data and data.get("role") == SEALER_ROLE and entry["actor"] == SYSTEM_ACTOR and entry["auth"] is None
+
+
 def _check_entry_keys(entry: dict[str, Any], index: int, keys: _Overlay) -> str | None:
     auth = entry["auth"]
     data = entry["data"]
@@ -118,8 +123,7 @@ def _check_entry_keys(entry: dict[str, Any], index: int, keys: _Overlay) -> str 
             return f"data.jwk: {exc}"
         kid = data["jwk"]["kid"]
         if keys.get(kid) is None:
-            sealer = data.get("role") == SEALER_ROLE and entry["actor"] == SYSTEM_ACTOR and auth is None
-            keys.changes[kid] = KeyRecord(jwk=data["jwk"], added=index, sealer=sealer)
+            keys.changes[kid] = KeyRecord(jwk=data["jwk"], added=index, sealer=registers_sealer_key(entry))
     if auth is not None:
         kid = auth.get("kid") if isinstance(auth, dict) else None
         record = keys.get(kid) if isinstance(kid, str) else None
@@ -212,7 +216,3 @@ def verify_block(
         seen_ids.update(new_ids)
     new_state = ChainState(height=height, hash=computed, log_size=header["log_size"], frontier=tuple(frontier))
     return BlockOutcome(state=new_state, keys=overlay.changes, leaves=leaves)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,12 @@
+"""Covenant: the Chalice app. Wiring only; everything else is in chalicelib/."""
+
+from chalice import Chalice
+
+from chalicelib.api.public import public_api
+from chalicelib.handlers.events import events
+from chalicelib.observability import observe
+
+app = Chalice(app_name="covenant")
+app.register_middleware(observe, "all")
+app.register_blueprint(public_api)
+app.register_blueprint(events)

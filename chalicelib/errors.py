@@ -1,0 +1,64 @@
+"""Every error the program reports, with its stable code and HTTP status.
+
+Services raise these; the HTTP layer maps them to JSON in one place
+(``chalicelib.api.routing``). Codes are part of the public API: never rename one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CovenantError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class InvalidParameter(CovenantError):
+    status = 400
+    code = "invalid_parameter"
+
+
+class NotFound(CovenantError):
+    status = 404
+    code = "not_found"
+
+
+class EntryPending(CovenantError):
+    status = 404
+    code = "entry_pending"
+
+
+class Conflict(CovenantError):
+    status = 409
+    code = "conflict"
+
+
+class DuplicateEntry(Conflict):
+    code = "duplicate_entry"
+
+
+class ChainNotStarted(CovenantError):
+    status = 503
+    code = "chain_not_started"
+
+
+class StorageError(CovenantError):
+    status = 503
+    code = "storage_unavailable"
+
+
+class SealerKeyError(CovenantError):
+    status = 500
+    code = "sealer_key_unavailable"

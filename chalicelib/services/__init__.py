@@ -1,0 +1,1 @@
+"""The program's services: one module per capability, combining domain and storage."""

@@ -1,0 +1,161 @@
+"""The public read side of the ledger (LEDGER.md's table), also the replicas' block source."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from ..errors import ChainNotStarted, EntryPending, InvalidParameter, NotFound
+from ..ledger import merkle
+from ..settings import get_settings
+from ..store import ledger_store as store
+from ..store.models import BlockRecord
+from ..store.replica_store import ReplicaStore
+from .sealing import header_of
+
+DEFAULT_PAGE = 500
+MAX_PAGE = 1000
+
+
+class _BlockCache:
+    """Stored blocks never change, so a container keeps the recent ones."""
+
+    def __init__(self, capacity: int = 2048):
+        self.capacity = capacity
+        self.blocks: OrderedDict[int, BlockRecord] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, height: int) -> BlockRecord | None:
+        with self.lock:
+            if height in self.blocks:
+                self.blocks.move_to_end(height)
+                return self.blocks[height]
+        record = store.get_block(height)
+        if record is not None:
+            with self.lock:
+                self.blocks[height] = record
+                while len(self.blocks) > self.capacity:
+                    self.blocks.popitem(last=False)
+        return record
+
+    def clear(self) -> None:
+        with self.lock:
+            self.blocks.clear()
+
+
+block_cache = _BlockCache()
+
+
+def _head_record() -> BlockRecord:
+    height = store.completed_height()
+    if height < 0:
+        raise ChainNotStarted("the ledger has no genesis block yet")
+    record = block_cache.get(height)
+    if record is None:
+        raise NotFound(f"block {height} is not stored")
+    return record
+
+
+def head_size() -> int:
+    return int(header_of(_head_record())["log_size"])
+
+
+def head() -> dict[str, Any]:
+    record = _head_record()
+    return {"header": header_of(record), "hash": record.hash, "sig": record.sig}
+
+
+def _published_block(height: int) -> BlockRecord:
+    if height > store.completed_height():
+        raise NotFound(f"there is no block at height {height}", field="h")
+    record = block_cache.get(height)
+    if record is None:
+        raise NotFound(f"there is no block at height {height}", field="h")
+    return record
+
+
+def _entries(ids: list[str]) -> list[dict[str, Any]]:
+    records = store.entry_records(ids)
+    return [json.loads(records[entry_id].body) for entry_id in ids]
+
+
+def block(height: int, cursor: int = 0, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
+    """Block ``height`` with one page of its entries; ``next`` is the cursor of the following page."""
+    record = _published_block(height)
+    if cursor >= len(record.ids):
+        raise InvalidParameter(f"cursor must be below {len(record.ids)}", field="cursor")
+    ids = record.ids[cursor:cursor + limit]
+    answer: dict[str, Any] = {"header": header_of(record), "hash": record.hash, "sig": record.sig,
+                              "entries": _entries(ids)}
+    following = cursor + len(ids)
+    answer["next"] = str(following) if following < len(record.ids) else None
+    return answer
+
+
+def full_block(height: int) -> dict[str, Any] | None:
+    """Block ``height`` with every entry, or None if it is not published yet (replicas' source)."""
+    try:
+        record = _published_block(height)
+    except NotFound:
+        return None
+    return {"header": header_of(record), "hash": record.hash, "sig": record.sig, "entries": _entries(record.ids)}
+
+
+def entry(entry_id: str) -> dict[str, Any]:
+    position = store.position_of(entry_id)
+    if position is None or position.height > store.completed_height():
+        if store.get_entry(entry_id) is not None:
+            raise EntryPending(f"entry {entry_id} is committed but not sealed yet", field="id")
+        raise NotFound(f"there is no entry {entry_id}", field="id")
+    record = store.get_entry(entry_id)
+    if record is None:
+        raise NotFound(f"there is no entry {entry_id}", field="id")
+    return {"entry": json.loads(record.body), "index": int(position.idx), "height": int(position.height)}
+
+
+def _require_sealed_size(size: int, field: str) -> None:
+    sealed = head_size()
+    if size > sealed:
+        raise NotFound(f"the log has {sealed} sealed entries; size {size} is not sealed yet", field=field)
+
+
+def inclusion_proof(index: int, size: int) -> dict[str, Any]:
+    if index >= size:
+        raise InvalidParameter("index must be below size", field="index")
+    _require_sealed_size(size, "size")
+    path = merkle.inclusion_path(store.read_node, index, size)
+    return {"leaf_index": index, "tree_size": size, "path": [node.hex() for node in path]}
+
+
+def consistency_proof(first: int, second: int) -> dict[str, Any]:
+    if first > second:
+        raise InvalidParameter("first must not exceed second", field="first")
+    _require_sealed_size(second, "second")
+    path = merkle.consistency_path(store.read_node, first, second)
+    return {"first": first, "second": second, "path": [node.hex() for node in path]}
+
+
+def keys() -> dict[str, Any]:
+    return {"keys": [item["jwk"] for item in store.sealer_keys()]}
+
+
+def replicas() -> dict[str, Any]:
+    chain_height = store.completed_height()
+    answer = []
+    for replica in range(get_settings().replica_count):
+        record = ReplicaStore(replica).state_record()
+        height = int(record.height) if record is not None and record.height is not None else -1
+        status = record.status if record is not None and record.status else "empty"
+        if status == "in_sync" and height < chain_height:
+            status = "behind"
+        answer.append({
+            "replica": replica,
+            "height": height,
+            "hash": record.hash if record is not None else None,
+            "status": status,
+            "lag": max(0, chain_height - height),
+            "reason": record.reason if record is not None and status == "quarantined" else None,
+        })
+    return {"height": chain_height, "replicas": answer}

@@ -1,0 +1,203 @@
+"""Sealing: turning unsealed entries into signed blocks, exactly once.
+
+How log indices stay correct under concurrency without a hot counter:
+appending writes an entry and a queue item (in one of N shards) and nothing
+shared. Indices are assigned here, at sealing: block h's header fixes
+``log_size``, and so the indices of its entries, and it is stored only if
+height h is free (a conditional put). Any number of sealers may race; exactly
+one wins each height, the others lose cleanly and start over from the winner.
+
+After a block is stored it is *completed*: Merkle nodes and entry positions
+indexed, sealer keys recorded, the block broadcast, its entries removed from the
+queue, and finally the head marker advanced. Every completion step is
+idempotent, and a sealer always completes every stored block above the head
+marker before it reads the queue, so a sealer that dies between any two writes
+leaves work the next run finishes, and no queued entry of a stored block can be
+sealed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Conflict, StorageError
+from ..ledger import merkle
+from ..ledger.format import ZERO_HASH, header_bytes, make_entry, make_header
+from ..ledger.verify import SYSTEM_ACTOR, registers_sealer_key
+from ..observability import count, logger
+from ..settings import get_settings
+from ..store import broadcast
+from ..store import ledger_store as store
+from ..store.models import BlockRecord
+from .ledger import Clock, now_ms
+from .sealer_key import Signer
+
+GENESIS_ENTRY_ID = "genesis-stamp-node"
+
+
+@dataclass
+class SealReport:
+    blocks: list[int] = field(default_factory=list)
+    entries: int = 0
+    lost_races: int = 0
+    completed: list[int] = field(default_factory=list)
+
+
+def header_of(record: BlockRecord) -> dict[str, Any]:
+    return dict(json.loads(record.header))
+
+
+def block_view(record: BlockRecord, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"header": header_of(record), "hash": record.hash, "sig": record.sig, "entries": entries}
+
+
+def _frontier(record: BlockRecord | None) -> list[bytes]:
+    return [bytes.fromhex(value) for value in record.frontier] if record is not None else []
+
+
+def build_block(
+    prev: BlockRecord | None, ids: list[str], leaves: list[bytes], signer: Signer, now: int
+) -> BlockRecord:
+    """The block after ``prev`` (genesis when None) holding ``ids`` in this order."""
+    prev_header = header_of(prev) if prev is not None else {"height": -1, "log_size": 0, "ts": 0}
+    frontier = _frontier(prev)
+    size = prev_header["log_size"]
+    for leaf in leaves:
+        frontier, _ = merkle.append_leaf(frontier, size, leaf)
+        size += 1
+    header = make_header(
+        height=prev_header["height"] + 1,
+        prev=prev.hash if prev is not None else ZERO_HASH,
+        log_size=size,
+        log_root=merkle.frontier_root(frontier),
+        count=len(ids),
+        ts=max(now, prev_header["ts"]),
+        sealer=signer.kid,
+    )
+    body = header_bytes(header)
+    return BlockRecord(
+        height=header["height"],
+        header=body.decode("utf-8"),
+        hash=hashlib.sha256(body).hexdigest(),
+        sig=signer.sign(body),
+        ids=ids,
+        frontier=[node.hex() for node in frontier],
+    )
+
+
+def _sealer_key_changes(entries: list[dict[str, Any]], first_index: int) -> list[dict[str, Any]]:
+    known = {item["jwk"]["kid"]: item for item in store.sealer_keys()}
+    changes = []
+    for offset, entry in enumerate(entries):
+        index = first_index + offset
+        if registers_sealer_key(entry) and entry["data"]["jwk"]["kid"] not in known:
+            record = {"jwk": entry["data"]["jwk"], "added": index, "revoked": None}
+            known[record["jwk"]["kid"]] = record
+            changes.append(record)
+        revoked = entry["data"].get("revoke_kid")
+        if isinstance(revoked, str) and revoked in known and known[revoked]["revoked"] is None:
+            record = {**known[revoked], "revoked": index}
+            known[revoked] = record
+            changes.append(record)
+    return changes
+
+
+def complete_block(record: BlockRecord, prior: BlockRecord | None) -> None:
+    """Finish everything that follows storing ``record``; safe to run any number of times."""
+    header = header_of(record)
+    first = header["log_size"] - header["count"]
+    stored = store.entry_records(record.ids)
+    missing = [entry_id for entry_id in record.ids if entry_id not in stored]
+    if missing:
+        raise StorageError(f"block {record.height} names entries that are not stored: {missing[:3]}")
+    entries = [json.loads(stored[entry_id].body) for entry_id in record.ids]
+
+    frontier = _frontier(prior)
+    nodes: list[tuple[int, int, bytes]] = []
+    for offset, entry_id in enumerate(record.ids):
+        frontier, completed = merkle.append_leaf(frontier, first + offset, bytes.fromhex(stored[entry_id].leaf))
+        nodes.extend(completed)
+    if merkle.frontier_root(frontier).hex() != header["log_root"]:
+        raise StorageError(f"block {record.height} does not match its stored entries")
+
+    store.write_nodes(nodes)
+    store.write_positions(record.height, first, record.ids)
+    changes = _sealer_key_changes(entries, first)
+    if changes:
+        store.record_sealer_keys(changes)
+    broadcast.publish_block(block_view(record, entries))
+    shards = get_settings().pending_shards
+    store.delete_pending((store.shard_of(e["id"], shards), store.pending_seq(e["ts"], e["id"])) for e in entries)
+    store.advance_completed_height(record.height)
+    logger.info("block completed", extra={"height": record.height, "entries": header["count"]})
+
+
+def complete_stored_blocks(report: SealReport | None = None) -> BlockRecord | None:
+    """Complete every stored block above the head marker; return the head block (None before genesis)."""
+    height = store.completed_height()
+    head = store.get_block(height) if height >= 0 else None
+    if height >= 0 and head is None:
+        raise StorageError(f"the head marker names block {height}, which is not stored")
+    while True:
+        following = store.get_block(height + 1)
+        if following is None:
+            return head
+        complete_block(following, head)
+        if report is not None:
+            report.completed.append(following.height)
+        head, height = following, height + 1
+
+
+def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
+    """Seal queued entries into as many blocks as needed (at most ``blocks_per_run``)."""
+    settings = get_settings()
+    report = SealReport()
+    head = complete_stored_blocks(report)
+    if head is None:
+        logger.warning("nothing sealed: the chain has no genesis block")
+        return report
+    for _ in range(settings.blocks_per_run):
+        pending = store.oldest_pending(settings.pending_shards, settings.max_block_entries)
+        if not pending:
+            break
+        record = build_block(head, [p.id for p in pending], [bytes.fromhex(p.leaf) for p in pending], signer, clock())
+        if not store.put_block(record):
+            report.lost_races += 1
+            logger.info("lost the race for a height", extra={"height": record.height})
+            head = complete_stored_blocks(report)
+            continue
+        count("BlocksSealed")
+        count("EntriesSealed", len(pending))
+        report.blocks.append(record.height)
+        report.entries += len(pending)
+        complete_block(record, head)
+        head = record
+    return report
+
+
+def create_genesis(signer: Signer, clock: Clock = now_ms) -> BlockRecord:
+    """Make block 0 with the entry that registers the stamp node and its key; idempotent."""
+    existing = store.get_block(0)
+    if existing is None:
+        entry = make_entry(GENESIS_ENTRY_ID, "node.registered", clock(), SYSTEM_ACTOR,
+                           {"node": "stamp", "role": "stamp", "jwk": signer.jwk})
+        stored = store.get_entry(GENESIS_ENTRY_ID, consistent=True)
+        if stored is None:
+            store.append([store.prepare(entry)], get_settings().pending_shards)
+        else:
+            entry = json.loads(stored.body)
+        if entry["data"]["jwk"]["kid"] != signer.kid:
+            raise Conflict("a genesis entry for another stamp key exists")
+        record = build_block(None, [entry["id"]], [bytes.fromhex(store.prepare(entry).leaf)], signer, clock())
+        if store.put_block(record):
+            count("BlocksSealed")
+            count("EntriesSealed")
+        existing = store.get_block(0)
+        assert existing is not None
+    if header_of(existing)["sealer"] != signer.kid:
+        raise Conflict("the chain was started with another stamp key")
+    complete_stored_blocks()
+    return existing

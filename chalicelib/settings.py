@@ -1,0 +1,69 @@
+"""Typed settings, read from the environment once, on first use (never at import)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+
+DEFAULT_PREFIX = "covenant-dev"
+
+
+def current_prefix() -> str:
+    """The resource name prefix, read now (deployment wiring reads it at import, uncached)."""
+    return os.environ.get("COVENANT_PREFIX", DEFAULT_PREFIX)
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_prefix: str
+    blocks_topic_arn: str
+    replica_count: int
+    sealer_key: str
+    max_block_entries: int
+    pending_shards: int
+    blocks_per_run: int
+
+    def table(self, suffix: str) -> str:
+        return f"{self.table_prefix}-{suffix}"
+
+    def replica_queue(self, replica: int) -> str:
+        return f"{self.table_prefix}-replica-{replica}"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings(
+        table_prefix=os.environ.get("COVENANT_PREFIX", DEFAULT_PREFIX),
+        blocks_topic_arn=os.environ.get("COVENANT_BLOCKS_TOPIC_ARN", ""),
+        replica_count=_int("COVENANT_REPLICAS", 3, 1, 64),
+        sealer_key=os.environ.get("COVENANT_SEALER_KEY", ""),
+        # 1,000 entries keep a block item (its entry ids) far below DynamoDB's
+        # 400 KB limit and its completion within a few seconds of Lambda time.
+        max_block_entries=_int("COVENANT_MAX_BLOCK_ENTRIES", 1000, 1, 5000),
+        pending_shards=_int("COVENANT_PENDING_SHARDS", 16, 1, 256),
+        blocks_per_run=_int("COVENANT_BLOCKS_PER_RUN", 20, 1, 1000),
+    )
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the local runner change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,135 @@
+"""A replica's own table: its verified copy of the chain, its keys and its quarantine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+
+from ..errors import StorageError
+from ..ledger.verify import BlockOutcome, ChainState, KeyRecord
+from .models import EndorsementRecord, ReplicaRecord, replica_model
+
+STATE_KEY = "state"
+
+
+def _condition_failed(exc: PynamoDBException) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+class ReplicaStore:
+    """Reads and writes of one replica; key records are cached for the life of the object."""
+
+    def __init__(self, replica: int):
+        self.replica = replica
+        self.model = replica_model(replica)
+        self._keys: dict[str, KeyRecord | None] = {}
+
+    def _get(self, pk: str) -> ReplicaRecord | None:
+        try:
+            return self.model.get(pk, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise StorageError(f"replica {self.replica} could not read {pk}") from exc
+
+    def state_record(self) -> ReplicaRecord | None:
+        return self._get(STATE_KEY)
+
+    def state(self) -> ChainState:
+        record = self.state_record()
+        if record is None or record.height is None:
+            return ChainState.empty()
+        return ChainState(
+            height=int(record.height),
+            hash=str(record.hash),
+            log_size=int(record.log_size or 0),
+            frontier=tuple(bytes.fromhex(x) for x in record.frontier or []),
+        )
+
+    def block_hash(self, height: int) -> str | None:
+        record = self._get(f"b#{height:012d}")
+        return record.hash if record is not None else None
+
+    # KeyBook
+    def get(self, kid: str) -> KeyRecord | None:
+        if kid not in self._keys:
+            record = self._get(f"k#{kid}")
+            self._keys[kid] = None if record is None else KeyRecord(
+                jwk=json.loads(record.jwk or "{}"),
+                added=int(record.added or 0),
+                revoked=None if record.revoked is None else int(record.revoked),
+                sealer=bool(record.sealer),
+            )
+        return self._keys[kid]
+
+    def apply(self, previous: ChainState, outcome: BlockOutcome, block: dict[str, Any], now: int) -> bool:
+        """Store a verified block; False when another delivery of it got there first."""
+        state = outcome.state
+        first = state.log_size - len(block["entries"])
+        try:
+            with self.model.batch_write() as batch:
+                for offset, entry in enumerate(block["entries"]):
+                    batch.save(self.model(pk=f"e#{first + offset:012d}",
+                                          body=json.dumps(entry, separators=(",", ":"), ensure_ascii=False)))
+                for kid, key in outcome.keys.items():
+                    batch.save(self.model(pk=f"k#{kid}", jwk=json.dumps(key.jwk), added=key.added,
+                                          revoked=key.revoked, sealer=key.sealer))
+                batch.save(self.model(pk=f"b#{state.height:012d}", height=state.height, hash=state.hash,
+                                      header=json.dumps(block["header"], separators=(",", ":")), sig=block["sig"]))
+        except PynamoDBException as exc:
+            raise StorageError(f"replica {self.replica} could not store block {state.height}") from exc
+        head = self.model(pk=STATE_KEY, height=state.height, hash=state.hash, log_size=state.log_size,
+                          frontier=[node.hex() for node in state.frontier], status="in_sync", ts=now)
+        condition = ((self.model.pk.does_not_exist() | self.model.height.does_not_exist()) if previous.height < 0
+                     else self.model.height == previous.height)
+        try:
+            head.save(condition=condition)
+        except PutError as exc:
+            if _condition_failed(exc):
+                return False
+            raise StorageError(f"replica {self.replica} could not advance its head") from exc
+        self._keys.update(outcome.keys)
+        return True
+
+    def quarantine(self, height: int, block_hash: str, reason: str, block: dict[str, Any], now: int) -> bool:
+        """Keep a refused block with its reason; True only the first time it is refused."""
+        item = self.model(pk=f"q#{height:012d}#{block_hash}", height=height, hash=block_hash, reason=reason,
+                          header=json.dumps(block.get("header"), separators=(",", ":"))[:100_000], ts=now)
+        try:
+            item.save(condition=self.model.pk.does_not_exist())
+            first = True
+        except PutError as exc:
+            if not _condition_failed(exc):
+                raise StorageError(f"replica {self.replica} could not quarantine block {height}") from exc
+            first = False
+        try:
+            self.model(pk=STATE_KEY).update(
+                actions=[self.model.status.set("quarantined"), self.model.reason.set(f"height {height}: {reason}"),
+                         self.model.ts.set(now)])
+        except UpdateError as exc:
+            raise StorageError(f"replica {self.replica} could not record its status") from exc
+        return first
+
+    def endorse(self, height: int, block_hash: str, now: int) -> None:
+        try:
+            EndorsementRecord(height=height, replica=str(self.replica), hash=block_hash, ts=now).save()
+        except PynamoDBException as exc:
+            raise StorageError(f"replica {self.replica} could not record its endorsement") from exc
+
+    def entries(self, first: int, last: int) -> list[dict[str, Any]]:
+        """The replica's copy of entries ``first`` to ``last`` inclusive, in order."""
+        keys = [f"e#{index:012d}" for index in range(first, last + 1)]
+        try:
+            found = {r.pk: r for r in self.model.batch_get(keys, consistent_read=True)}
+        except PynamoDBException as exc:
+            raise StorageError(f"replica {self.replica} could not read entries") from exc
+        return [json.loads(found[k].body or "null") for k in keys if k in found]
+
+
+def endorsements(height: int) -> list[EndorsementRecord]:
+    try:
+        return list(EndorsementRecord.query(height))
+    except PynamoDBException as exc:
+        raise StorageError("could not read endorsements") from exc

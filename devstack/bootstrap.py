@@ -1,0 +1,67 @@
+"""Create the stack's resources from the infra/ template, and the genesis block."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra.render import render, standalone
+
+from chalicelib.ledger.keys import private_key_to_pem
+from chalicelib.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Stack:
+    prefix: str
+    topic_arn: str
+    queue_urls: list[str]
+    queue_arns: list[str]
+
+
+def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
+    """Create every table, topic and queue of infra/ through CloudFormation."""
+    cloudformation = client or boto3.client("cloudformation")
+    template = standalone(render(replicas))
+    cloudformation.create_stack(
+        StackName=prefix,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Prefix", "ParameterValue": prefix}],
+    )
+    stack = cloudformation.describe_stacks(StackName=prefix)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"stack {prefix} is {stack['StackStatus']}")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    topic_arn = outputs["BlocksTopicArn"]
+    sqs = boto3.client("sqs")
+    urls = [outputs[f"Replica{i}QueueUrl"] for i in range(replicas)]
+    arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for u in urls]
+    # moto's CloudFormation may skip subscriptions (LOCAL-AWS.md trap 3): make
+    # sure every queue is subscribed, as the inline subscriptions do on AWS.
+    sns = boto3.client("sns")
+    subscribed = {s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]}
+    for arn in arns:
+        if arn not in subscribed:
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return Stack(prefix=prefix, topic_arn=topic_arn, queue_urls=urls, queue_arns=arns)
+
+
+def write_new_key(path: Path) -> None:
+    """A fresh stamp-node key, readable by the owner only."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(private_key_to_pem(Ed25519PrivateKey.generate()))
+    path.chmod(0o600)
+
+
+def start_chain() -> Any:
+    """Create the genesis block with the configured sealer key (idempotent)."""
+    from chalicelib.services.sealer_key import load_signer
+    from chalicelib.services.sealing import create_genesis
+
+    return create_genesis(load_signer(get_settings().sealer_key))

@@ -1,0 +1,130 @@
+"""Two test-and-local-only patches to moto's DynamoDB, applied wherever moto starts.
+
+1. moto's TransactWriteItems deep-copies a whole table once per *item* so it
+   can roll back (../shared/LOCAL-AWS.md, trap 1): a 10-item transaction on a
+   3,000-row table takes ~400 ms, and the ledger's tables grow without end.
+   Copying each table once per transaction still grows with the table, so we
+   copy nothing: while a transaction runs, every item it is about to change is
+   recorded (an undo log), and a cancelled transaction puts those items back.
+   The cost is per item touched, whatever the table size. Tests prove rollback.
+2. moto does not serialise requests: under threads, a conditional put's check
+   and its write can interleave with another request's, which real DynamoDB
+   never allows. One re-entrant lock around every DynamoDB write restores
+   per-item atomicity and transaction isolation, so concurrency tests prove
+   what they claim.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from typing import Any
+
+_state = threading.local()
+_write_lock = threading.RLock()
+_applied = False
+
+
+def _undo_log() -> list[tuple[Any, Any, Any, Any]] | None:
+    return getattr(_state, "undo", None)
+
+
+class _NoTableCopy:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend.
+
+    Inside a transaction a "copy" of a table is the table itself; the undo log
+    restores it. Every other deep copy is a real one.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if _undo_log() is not None and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _record(backend: Any, table_name: str, key: dict[str, Any]) -> None:
+    undo = _undo_log()
+    if undo is None:
+        return
+    table = backend.get_table(table_name)
+    hash_value, range_value = backend.get_keys_value(table, key)
+    old = table.get_item(hash_value, range_value)
+    undo.append((table, hash_value, range_value, copy.deepcopy(old)))
+
+
+def _restore(undo: list[tuple[Any, Any, Any, Any]]) -> None:
+    for table, hash_value, range_value, old in reversed(undo):
+        if range_value is not None:
+            if old is None:
+                table.items[hash_value].pop(range_value, None)
+                if not table.items[hash_value]:
+                    del table.items[hash_value]
+            else:
+                table.items[hash_value][range_value] = old
+        elif old is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = old
+
+
+def _serialised(method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _write_lock:
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def apply() -> None:
+    """Patch moto (idempotent). Call before the first request reaches moto."""
+    global _applied
+    if _applied:
+        return
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    models.copy = _NoTableCopy()  # type: ignore[assignment]
+    original_transaction = DynamoDBBackend.transact_write_items
+    original_put = DynamoDBBackend.put_item
+    original_update = DynamoDBBackend.update_item
+    original_delete = DynamoDBBackend.delete_item
+
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        _state.undo = []
+        try:
+            return original_transaction(self, transact_items)
+        except BaseException:
+            _restore(_state.undo)
+            raise
+        finally:
+            _state.undo = None
+
+    def put_item(self: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if _undo_log() is not None:
+            table = self.get_table(table_name)
+            keys = [name for name in (table.hash_key_attr, table.range_key_attr) if name]
+            if all(name in item_attrs for name in keys):
+                _record(self, table_name, {name: item_attrs[name] for name in keys})
+        return original_put(self, table_name, item_attrs, *args, **kwargs)
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        _record(self, table_name, key)
+        return original_update(self, table_name, key, *args, **kwargs)
+
+    def delete_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        _record(self, table_name, key)
+        return original_delete(self, table_name, key, *args, **kwargs)
+
+    DynamoDBBackend.transact_write_items = _serialised(transact_write_items)  # type: ignore[method-assign]
+    DynamoDBBackend.put_item = _serialised(put_item)  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _serialised(update_item)  # type: ignore[method-assign]
+    DynamoDBBackend.delete_item = _serialised(delete_item)  # type: ignore[method-assign]
+    _applied = True

@@ -1,0 +1,216 @@
+"""Render the CloudFormation resources Chalice does not create, for N replicas.
+
+CloudFormation has no loops, and the number of replicas is a setting, so the
+template is rendered. ``infra/template.json`` is the committed rendering for the
+default three replicas (a test keeps it equal to ``render(3)``); ``make
+package`` and the local stack render for ``COVENANT_REPLICAS``.
+
+    python -m infra.render --replicas 3 > infra/template.json
+    python -m infra.render --replicas 3 --policy > .chalice/policy-dev.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+DEFAULT_REPLICAS = 3
+SQS_FUNCTION = "ReplicateBlock"
+QUEUE_VISIBILITY_SECONDS = 360  # six times the replica function's timeout
+MAX_RECEIVES = 5
+
+# table logical id -> (suffix, key schema, append-only)
+LEDGER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], bool]] = {
+    "EntriesTable": ("entries", [("id", "S", "HASH")], True),
+    "BlocksTable": ("blocks", [("height", "N", "HASH")], True),
+    "PendingTable": ("pending", [("shard", "N", "HASH"), ("seq", "S", "RANGE")], False),
+    "IndexTable": ("index", [("pk", "S", "HASH")], False),
+    "EndorsementsTable": ("endorsements", [("height", "N", "HASH"), ("replica", "S", "RANGE")], False),
+}
+
+
+def _name(suffix: str) -> dict[str, str]:
+    return {"Fn::Sub": "${Prefix}-" + suffix}
+
+
+def _table(suffix: str, keys: list[tuple[str, str, str]]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "TableName": _name(suffix),
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
+            "KeySchema": [{"AttributeName": n, "KeyType": k} for n, _, k in keys],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    }
+
+
+def replica_tables(replicas: int) -> dict[str, tuple[str, list[tuple[str, str, str]], bool]]:
+    return {f"Replica{i}Table": (f"replica-{i}", [("pk", "S", "HASH")], False) for i in range(replicas)}
+
+
+def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
+    if replicas < 1:
+        raise ValueError("at least one replica")
+    resources: dict[str, Any] = {}
+    for logical, (suffix, keys, _) in {**LEDGER_TABLES, **replica_tables(replicas)}.items():
+        resources[logical] = _table(suffix, keys)
+    subscriptions = []
+    for i in range(replicas):
+        dlq, queue = f"Replica{i}DeadLetterQueue", f"Replica{i}Queue"
+        resources[dlq] = {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": _name(f"replica-{i}-dlq"), "MessageRetentionPeriod": 1209600},
+        }
+        resources[queue] = {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": _name(f"replica-{i}"),
+                "VisibilityTimeout": QUEUE_VISIBILITY_SECONDS,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]}, "maxReceiveCount": MAX_RECEIVES},
+            },
+        }
+        resources[f"Replica{i}DeadLetterAlarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": f"Replica {i} could not process a block message",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        }
+        # Inline subscriptions: moto's CloudFormation skips AWS::SNS::Subscription.
+        subscriptions.append({"Protocol": "sqs", "Endpoint": {"Fn::GetAtt": [queue, "Arn"]}})
+    resources["BlocksTopic"] = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"TopicName": _name("blocks"), "Subscription": subscriptions},
+    }
+    resources["ReplicaQueuesPolicy"] = {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [{"Ref": f"Replica{i}Queue"} for i in range(replicas)],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": [{"Fn::GetAtt": [f"Replica{i}Queue", "Arn"]} for i in range(replicas)],
+                    "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": "BlocksTopic"}}},
+                }],
+            },
+        },
+    }
+    resources["QuarantinedBlocksAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": "A replica refused a block that failed verification",
+            "Namespace": "Covenant",
+            "MetricName": "QuarantinedBlocks",
+            "Dimensions": [{"Name": "service", "Value": "covenant"}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    }
+    # Lambda wiring, merged into the functions of `chalice package`: the topic
+    # ARN for the sealer, batch item failures, and the other replicas' queues.
+    sqs_events: dict[str, Any] = {
+        f"{SQS_FUNCTION}SqsEventSource": {
+            "Type": "SQS",
+            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]},
+        }
+    }
+    for i in range(1, replicas):
+        sqs_events[f"Replica{i}SqsEventSource"] = {
+            "Type": "SQS",
+            "Properties": {
+                "Queue": {"Fn::GetAtt": [f"Replica{i}Queue", "Arn"]},
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        }
+    resources[SQS_FUNCTION] = {"Type": "AWS::Serverless::Function", "Properties": {"Events": sqs_events}}
+    topic_env = {"Environment": {"Variables": {"COVENANT_BLOCKS_TOPIC_ARN": {"Ref": "BlocksTopic"}}}}
+    for function in ("SealBlocks", "APIHandler"):
+        resources[function] = {"Type": "AWS::Serverless::Function", "Properties": topic_env}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"Covenant ledger resources not created by Chalice ({replicas} replicas)",
+        "Parameters": {"Prefix": {"Type": "String", "Default": "covenant-dev"}},
+        "Resources": resources,
+        "Outputs": {
+            "BlocksTopicArn": {"Value": {"Ref": "BlocksTopic"}},
+            **{f"Replica{i}QueueUrl": {"Value": {"Ref": f"Replica{i}Queue"}} for i in range(replicas)},
+        },
+    }
+
+
+def standalone(template: dict[str, Any]) -> dict[str, Any]:
+    """The resources that exist without Chalice's functions (what the local stack creates)."""
+    resources = {k: v for k, v in template["Resources"].items() if not v["Type"].startswith("AWS::Serverless::")}
+    return {**template, "Resources": resources}
+
+
+def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> dict[str, Any]:
+    """The Lambda role's policy. Append-only tables get no update, delete or batch write."""
+    def arn(suffix: str) -> str:
+        return f"arn:aws:dynamodb:*:*:table/{prefix}-{suffix}"
+
+    tables = {**LEDGER_TABLES, **replica_tables(replicas)}
+    append_only = [arn(s) for s, _, only in tables.values() if only]
+    mutable = [arn(s) for s, _, only in tables.values() if not only]
+    read = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AppendOnlyLedger", "Effect": "Allow", "Action": [*read, "dynamodb:PutItem"], "Resource": append_only},
+            {"Sid": "MutableState", "Effect": "Allow",
+             "Action": [*read, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                        "dynamodb:BatchWriteItem"],
+             "Resource": mutable},
+            {"Sid": "Broadcast", "Effect": "Allow", "Action": ["sns:Publish"],
+             "Resource": f"arn:aws:sns:*:*:{prefix}-blocks"},
+            {"Sid": "ReplicaQueues", "Effect": "Allow",
+             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+             "Resource": f"arn:aws:sqs:*:*:{prefix}-replica-*"},
+            {"Sid": "SealerKey", "Effect": "Allow",
+             "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
+             "Resource": [f"arn:aws:secretsmanager:*:*:secret:{prefix}/sealer-key*",
+                          f"arn:aws:ssm:*:*:parameter/{prefix}/sealer-key"]},
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": "arn:*:logs:*:*:*"},
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicas", type=int, default=DEFAULT_REPLICAS)
+    parser.add_argument("--prefix", default="covenant-dev")
+    parser.add_argument("--policy", action="store_true", help="print the Lambda IAM policy instead")
+    args = parser.parse_args(argv)
+    document = policy(args.replicas, args.prefix) if args.policy else render(args.replicas)
+    json.dump(document, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Shared fixtures. The environment is set before anything imports app.py (STYLE.md)."""
+
+from __future__ import annotations
+
+import os
+
+for _name in list(os.environ):
+    # mock_aws ignores clients with a custom endpoint (LOCAL-AWS.md trap 2).
+    if _name.startswith("AWS_ENDPOINT_URL"):
+        del os.environ[_name]
+os.environ.update({
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "COVENANT_PREFIX": "covenant-test",
+    "COVENANT_REPLICAS": "3",
+    "POWERTOOLS_METRICS_NAMESPACE": "Covenant",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+})
+
+import json  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from devstack import moto_patch  # noqa: E402
+from devstack.bootstrap import Stack, create_resources, write_new_key  # noqa: E402
+
+settings.register_profile("dev", max_examples=40, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def reset_process_state() -> None:
+    """Forget every cache that outlives a test: settings, clients, tiles, blocks."""
+    from chalicelib.services import ledger, reading
+    from chalicelib.settings import reset_settings
+    from chalicelib.store import broadcast, ledger_store
+    from chalicelib.store.models import reset_connections
+
+    reset_settings()
+    reset_connections()
+    ledger_store.tile_cache.clear()
+    reading.block_cache.clear()
+    broadcast.sns_client.cache_clear()
+    ledger._started = False
+
+
+@pytest.fixture
+def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """A fresh in-process AWS with every resource of infra/ and a sealer key file."""
+    moto_patch.apply()
+    key = tmp_path / "sealer.pem"
+    write_new_key(key)
+    monkeypatch.setenv("COVENANT_SEALER_KEY", f"file:{key}")
+    with mock_aws():
+        reset_process_state()
+        stack = create_resources("covenant-test", 3)
+        monkeypatch.setenv("COVENANT_BLOCKS_TOPIC_ARN", stack.topic_arn)
+        reset_process_state()
+        yield stack
+    reset_process_state()
+
+
+@pytest.fixture
+def signer(aws: Stack):
+    from chalicelib.services.sealer_key import load_signer
+
+    return load_signer()
+
+
+@pytest.fixture
+def chain(aws: Stack, signer):
+    """A started chain: genesis sealed and completed."""
+    from chalicelib.services.sealing import create_genesis
+
+    create_genesis(signer)
+    return signer
+
+
+def drain_queue(url: str) -> list[dict]:
+    """Every message waiting on a queue, as the SQS records Lambda would receive."""
+    sqs = boto3.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    records = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return records
+        for message in batch:
+            records.append({"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                            "body": message["Body"], "attributes": {}, "messageAttributes": {},
+                            "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1",
+                            "md5OfBody": message.get("MD5OfBody", "")})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def body_of(record: dict) -> dict:
+    return json.loads(record["body"])
