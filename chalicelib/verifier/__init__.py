@@ -1,0 +1,1 @@
+"""The auditors' verifier: checks the chain through the public API only (LEDGER.md)."""

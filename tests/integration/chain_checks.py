@@ -1,0 +1,30 @@
+"""Whole-chain checks shared by integration tests."""
+
+from __future__ import annotations
+
+import boto3
+
+from chalicelib.ledger.verify import ChainState, MemoryKeyBook, verify_block
+from chalicelib.services import reading
+
+
+def verified_chain() -> list[dict]:
+    """Every published block, each verified as LEDGER.md says; returns them."""
+    state, keys, seen = ChainState.empty(), MemoryKeyBook(), set()
+    blocks = []
+    for height in range(reading.head()["header"]["height"] + 1):
+        block = reading.full_block(height)
+        assert block is not None, f"block {height} is missing"
+        outcome = verify_block(state, block, keys, seen)
+        keys.update(outcome.keys)
+        state = outcome.state
+        blocks.append(block)
+    return blocks
+
+
+def sealed_ids() -> list[str]:
+    return [e["id"] for block in verified_chain() for e in block["entries"]]
+
+
+def pending_count() -> int:
+    return boto3.client("dynamodb").scan(TableName="covenant-test-pending", Select="COUNT")["Count"]

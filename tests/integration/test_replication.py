@@ -1,0 +1,158 @@
+"""Replicas verify every broadcast block against their own copy, through the real SQS handler."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.services import reading
+from chalicelib.services.ledger import Draft, commit
+from chalicelib.services.sealing import seal_pending_entries
+from chalicelib.store.replica_store import ReplicaStore, endorsements
+from tests.conftest import drain_queue
+
+
+@pytest.fixture
+def lambda_client(chain):
+    with Client(app, stage_name="test") as client:
+        yield client
+
+
+def _deliver(client, records: list[dict]) -> dict:
+    response = client.lambda_.invoke("replicate_block", {"Records": records})
+    return response.payload
+
+
+def _seal_blocks(signer, count: int) -> None:
+    for b in range(count):
+        commit([Draft("test.note", "system", {"block": b, "n": i}) for i in range(3)])
+        seal_pending_entries(signer)
+
+
+def _set_message(record: dict, message: dict) -> dict:
+    envelope = json.loads(record["body"])
+    envelope["Message"] = json.dumps(message)
+    return {**record, "body": json.dumps(envelope), "messageId": record["messageId"] + "-edited"}
+
+
+def _message(record: dict) -> dict:
+    return json.loads(json.loads(record["body"])["Message"])
+
+
+def test_every_replica_verifies_stores_and_endorses_each_block(lambda_client, chain, aws):
+    _seal_blocks(chain, 3)
+    for url in aws.queue_urls:
+        assert _deliver(lambda_client, drain_queue(url)) == {"batchItemFailures": []}
+    for replica in range(3):
+        state = ReplicaStore(replica).state()
+        assert state.height == 3 and state.hash == reading.head()["hash"]
+        assert len(ReplicaStore(replica).entries(0, state.log_size - 1)) == state.log_size
+    assert {e.replica for e in endorsements(3)} == {"0", "1", "2"}
+    body = reading.replicas()
+    assert [r["status"] for r in body["replicas"]] == ["in_sync"] * 3
+    assert all(r["lag"] == 0 for r in body["replicas"])
+
+
+def test_duplicates_change_nothing(lambda_client, chain, aws):
+    _seal_blocks(chain, 2)
+    records = drain_queue(aws.queue_urls[0])
+    _deliver(lambda_client, records)
+    again = [{**r, "messageId": r["messageId"] + "-again"} for r in records]
+    assert _deliver(lambda_client, again) == {"batchItemFailures": []}
+    assert ReplicaStore(0).state().height == 2
+    assert reading.replicas()["replicas"][0]["status"] == "in_sync"
+
+
+def test_out_of_order_delivery_fetches_the_missing_blocks(lambda_client, chain, aws):
+    _seal_blocks(chain, 4)
+    records = drain_queue(aws.queue_urls[1])
+    newest_first = sorted(records, key=lambda r: -_message(r)["header"]["height"])
+    _deliver(lambda_client, newest_first[:1])
+    assert ReplicaStore(1).state().height == 4
+    assert _deliver(lambda_client, newest_first[1:]) == {"batchItemFailures": []}
+    assert ReplicaStore(1).state().height == 4
+
+
+def test_a_tampered_block_is_quarantined_and_never_applied(lambda_client, chain, aws):
+    _seal_blocks(chain, 2)
+    records = sorted(drain_queue(aws.queue_urls[2]), key=lambda r: _message(r)["header"]["height"])
+    _deliver(lambda_client, records[:2])  # genesis and block 1
+    tampered = copy.deepcopy(_message(records[2]))
+    tampered["entries"][1]["data"]["n"] = 999
+    assert _deliver(lambda_client, [_set_message(records[2], tampered)]) == {"batchItemFailures": []}
+    replica = ReplicaStore(2)
+    assert replica.state().height == 1
+    status = reading.replicas()["replicas"][2]
+    assert status["status"] == "quarantined" and "log_root" in status["reason"]
+    # The genuine block still applies afterwards
+    _deliver(lambda_client, [records[2]])
+    assert replica.state().height == 2
+    assert reading.replicas()["replicas"][2]["status"] == "in_sync"
+
+
+def test_a_forged_signature_is_quarantined(lambda_client, chain, aws):
+    _seal_blocks(chain, 1)
+    records = sorted(drain_queue(aws.queue_urls[0]), key=lambda r: _message(r)["header"]["height"])
+    _deliver(lambda_client, records[:1])
+    forged = _message(records[1])
+    forged["sig"] = forged["sig"][:-4] + ("AAA=" if not forged["sig"].endswith("AAA=") else "BBB=")
+    _deliver(lambda_client, [_set_message(records[1], forged)])
+    assert ReplicaStore(0).state().height == 0
+    assert "signature" in reading.replicas()["replicas"][0]["reason"]
+
+
+def test_a_conflicting_block_at_a_verified_height_is_quarantined(lambda_client, chain, aws):
+    _seal_blocks(chain, 1)
+    records = drain_queue(aws.queue_urls[0])
+    _deliver(lambda_client, records)
+    other = _message(records[-1])
+    other["hash"] = "f" * 64
+    _deliver(lambda_client, [_set_message(records[-1], other)])
+    state = ReplicaStore(0).state()
+    assert state.height == 1 and state.hash != "f" * 64
+    assert reading.replicas()["replicas"][0]["status"] == "quarantined"
+
+
+def test_a_malformed_message_fails_alone_in_its_batch(lambda_client, chain, aws):
+    _seal_blocks(chain, 1)
+    records = drain_queue(aws.queue_urls[0])
+    bad = {**records[0], "messageId": "not-json", "body": "{{{"}
+    wrong_kind = {**records[0], "messageId": "not-a-block", "body": json.dumps({"kind": "gossip"})}
+    answer = _deliver(lambda_client, [bad, *records, wrong_kind])
+    assert sorted(f["itemIdentifier"] for f in answer["batchItemFailures"]) == ["not-a-block", "not-json"]
+    assert ReplicaStore(0).state().height == 1
+
+
+def test_a_block_too_large_to_broadcast_is_fetched(lambda_client, chain, aws):
+    for i in range(40):
+        commit([Draft("test.note", "system", {"n": i, "padding": "x" * 7000})])
+    seal_pending_entries(chain)
+    records = sorted(drain_queue(aws.queue_urls[0]), key=lambda r: _message(r)["header"]["height"])
+    assert _message(records[1])["entries"] is None
+    assert _deliver(lambda_client, records) == {"batchItemFailures": []}
+    assert ReplicaStore(0).state().log_size == 41
+
+
+def test_a_replica_cannot_catch_up_past_unpublished_blocks(lambda_client, chain, aws):
+    _seal_blocks(chain, 1)
+    record = drain_queue(aws.queue_urls[0])[-1]
+    future = _message(record)
+    future["header"]["height"] = 9
+    answer = _deliver(lambda_client, [_set_message(record, future), record])
+    # blocks 0 and 1 are fetched and applied; 2..8 do not exist, so that message is retried later
+    assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == [record["messageId"] + "-edited"]
+    assert ReplicaStore(0).state().height == 1
+
+
+def test_a_batch_that_fails_entirely_fails_the_invocation(lambda_client, chain, aws):
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    _seal_blocks(chain, 1)
+    record = drain_queue(aws.queue_urls[0])[-1]
+    with pytest.raises(BatchProcessingError):
+        _deliver(lambda_client, [{**record, "body": "not json"}])
+    assert ReplicaStore(0).state().height == -1
