@@ -40,7 +40,7 @@ def correlation_id_of(event: Any) -> str:
         context = getattr(event, "context", None) or {}
         if context.get("requestId"):
             return str(context["requestId"])
-    raw = getattr(event, "to_dict", lambda: {})()
+    raw: Any = getattr(event, "to_dict", dict)()
     if isinstance(raw, dict):
         if raw.get("id"):
             return str(raw["id"])

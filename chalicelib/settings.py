@@ -6,7 +6,6 @@ import functools
 import os
 from dataclasses import dataclass
 
-
 DEFAULT_PREFIX = "covenant-dev"
 
 

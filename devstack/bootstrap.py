@@ -9,10 +9,9 @@ from typing import Any
 
 import boto3
 
-from infra.render import render, standalone
-
 from chalicelib.ledger.keys import private_key_to_pem
 from chalicelib.settings import get_settings
+from infra.render import render, standalone
 
 
 @dataclass(frozen=True)

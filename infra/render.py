@@ -179,7 +179,8 @@ def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> di
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "AppendOnlyLedger", "Effect": "Allow", "Action": [*read, "dynamodb:PutItem"], "Resource": append_only},
+            {"Sid": "AppendOnlyLedger", "Effect": "Allow", "Action": [*read, "dynamodb:PutItem"],
+             "Resource": append_only},
             {"Sid": "MutableState", "Effect": "Allow",
              "Action": [*read, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                         "dynamodb:BatchWriteItem"],

@@ -15,7 +15,8 @@ from chalicelib.services.sealing import GENESIS_ENTRY_ID, block_view, build_bloc
 from chalicelib.store.ledger_store import prepare
 
 
-def signed_auth(key: Ed25519PrivateKey, body: dict[str, Any], path: str = "/orders", created: int = 1_700_000_000) -> dict[str, str]:
+def signed_auth(key: Ed25519PrivateKey, body: dict[str, Any], path: str = "/orders",
+                created: int = 1_700_000_000) -> dict[str, str]:
     """An ``auth`` member as the API stores it: an RFC 9421 signature base and its signature."""
     text = json.dumps(body, separators=(",", ":"))
     kid = jwk_of(key.public_key())["kid"]

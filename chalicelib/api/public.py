@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from ..errors import InvalidParameter
 from ..ledger.format import MAX_ID_LENGTH

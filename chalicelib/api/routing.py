@@ -13,13 +13,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from ..errors import CovenantError, InvalidParameter
 from ..ledger.canonical import MAX_SAFE_INTEGER
 from ..observability import logger
 
-JSON = {"Content-Type": "application/json"}
+JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 _DIGITS = re.compile(r"^[0-9]{1,16}$")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from chalice import Blueprint, Rate
+from chalice.app import Blueprint, Rate
 
 from ..observability import logger
 from ..services import reading
@@ -37,5 +37,5 @@ def replicate_record(record: SQSRecord) -> str:
 @events.on_sqs_message(queue=f"{current_prefix()}-replica-0", batch_size=10, name="replicate_block")
 def replicate_block(event: Any) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event.to_dict(), record_handler=replicate_record, processor=processor,
-                                    context=getattr(event, "context", None))
+    return dict(process_partial_response(event=event.to_dict(), record_handler=replicate_record,
+                                         processor=processor, context=getattr(event, "context", None)))

@@ -110,7 +110,8 @@ class MemoryKeyBook:
 def registers_sealer_key(entry: dict[str, Any]) -> bool:
     """A key that may seal blocks enters only through the system's own registration of the stamp node."""
     data = entry["data"]
-    return "jwk" in data and data.get("role") == SEALER_ROLE and entry["actor"] == SYSTEM_ACTOR and entry["auth"] is None
+    system_made = entry["actor"] == SYSTEM_ACTOR and entry["auth"] is None
+    return "jwk" in data and data.get("role") == SEALER_ROLE and system_made
 
 
 def _check_entry_keys(entry: dict[str, Any], index: int, keys: _Overlay) -> str | None:

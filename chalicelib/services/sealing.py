@@ -124,15 +124,16 @@ def complete_block(record: BlockRecord, prior: BlockRecord | None) -> None:
         raise StorageError(f"block {record.height} does not match its stored entries")
 
     store.write_nodes(nodes)
-    store.write_positions(record.height, first, record.ids)
+    height = int(record.height)
+    store.write_positions(height, first, record.ids)
     changes = _sealer_key_changes(entries, first)
     if changes:
         store.record_sealer_keys(changes)
     broadcast.publish_block(block_view(record, entries))
     shards = get_settings().pending_shards
     store.delete_pending((store.shard_of(e["id"], shards), store.pending_seq(e["ts"], e["id"])) for e in entries)
-    store.advance_completed_height(record.height)
-    logger.info("block completed", extra={"height": record.height, "entries": header["count"]})
+    store.advance_completed_height(height)
+    logger.info("block completed", extra={"height": height, "entries": header["count"]})
 
 
 def complete_stored_blocks(report: SealReport | None = None) -> BlockRecord | None:
@@ -147,7 +148,7 @@ def complete_stored_blocks(report: SealReport | None = None) -> BlockRecord | No
             return head
         complete_block(following, head)
         if report is not None:
-            report.completed.append(following.height)
+            report.completed.append(int(following.height))
         head, height = following, height + 1
 
 
@@ -171,7 +172,7 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
             continue
         count("BlocksSealed")
         count("EntriesSealed", len(pending))
-        report.blocks.append(record.height)
+        report.blocks.append(int(record.height))
         report.entries += len(pending)
         complete_block(record, head)
         head = record

@@ -285,8 +285,8 @@ def write_nodes(nodes: Iterable[tuple[int, int, bytes]]) -> int:
         if len(existing) >= len(merged):
             continue
         try:
-            TileRecord(pk=key, nodes=bytes(merged), count=count).save(
-                condition=TileRecord.pk.does_not_exist() | (TileRecord.count < count)
+            TileRecord(pk=key, nodes=bytes(merged), size=count).save(
+                condition=TileRecord.pk.does_not_exist() | (TileRecord.size < count)
             )
             written += 1
         except PutError as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import botocore.client
+import botocore.session
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
@@ -19,8 +21,6 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-import botocore.client
-import botocore.session
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 from pynamodb.settings import get_settings_value
@@ -36,6 +36,11 @@ class _LazyTableName(type):
     @property
     def table_name(cls) -> str:
         return get_settings().table(cls.suffix)
+
+
+def _strings(null: bool = False) -> ListAttribute[str]:
+    """A list of strings (PynamoDB types ``of`` as the element type, not its attribute class)."""
+    return ListAttribute(of=UnicodeAttribute, null=null)  # type: ignore[arg-type]
 
 
 def _meta(suffix: str) -> Any:
@@ -90,8 +95,8 @@ class BlockRecord(SharedClientModel):
     header = UnicodeAttribute()
     hash = UnicodeAttribute()
     sig = UnicodeAttribute()
-    ids = ListAttribute(of=UnicodeAttribute)
-    frontier = ListAttribute(of=UnicodeAttribute)
+    ids = _strings()
+    frontier = _strings()
 
 
 # --- the sealing work queue: written with each entry, deleted once sealed
@@ -121,7 +126,7 @@ class TileRecord(SharedClientModel):
     Meta = _meta("index")
     pk = UnicodeAttribute(hash_key=True)
     nodes = BinaryAttribute(legacy_encoding=False)
-    count = NumberAttribute()
+    size = NumberAttribute()
 
 
 class HeadRecord(SharedClientModel):
@@ -165,7 +170,7 @@ class ReplicaRecord(SharedClientModel):
     height = NumberAttribute(null=True)
     hash = UnicodeAttribute(null=True)
     log_size = NumberAttribute(null=True)
-    frontier = ListAttribute(of=UnicodeAttribute, null=True)
+    frontier = _strings(null=True)
     status = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     header = UnicodeAttribute(null=True)
@@ -200,7 +205,8 @@ def transaction_connection() -> Connection:
 
 def reset_connections() -> None:
     """Drop cached clients (tests switch between moto back ends)."""
-    for model in (*LEDGER_MODELS, ReplicaRecord):
+    models: tuple[type[Model], ...] = (*LEDGER_MODELS, ReplicaRecord)
+    for model in models:
         model._connection = None
     for replica in range(get_settings().replica_count):
         replica_model(replica)._connection = None

@@ -72,7 +72,7 @@ def verify_blocks(blocks: Iterable[dict[str, Any]], progress: Progress | None = 
                   genesis: str | None = None) -> ChainResult:
     """Verify blocks from genesis on; raises VerificationError at the first fault."""
     start = time.perf_counter()
-    state, keys, seen = ChainState.empty(), MemoryKeyBook(), set()
+    state, keys, seen = ChainState.empty(), MemoryKeyBook(), set[str]()
     entries = 0
     for block in blocks:
         outcome = verify_block(state, block, keys, seen)
@@ -189,7 +189,7 @@ def verify_chain_via_api(api: LedgerApi, genesis: str | None, show_progress: boo
 
 
 def export(api: LedgerApi, out: str) -> int:
-    total = api.head()["header"]["height"] + 1
+    total = int(api.head()["header"]["height"]) + 1
     with open(out, "w", encoding="utf-8") as handle:
         for block in api.blocks(0, total):
             handle.write(json.dumps(block, separators=(",", ":"), ensure_ascii=False) + "\n")
@@ -239,8 +239,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         elif args.command == "consistency":
             stdout.write("OK: " + check_consistency(LedgerApi(args.api), args.first, args.second) + "\n")
         else:
-            count = export(LedgerApi(args.api), args.out)
-            stdout.write(f"OK: exported {count} blocks to {args.out}\n")
+            exported = export(LedgerApi(args.api), args.out)
+            stdout.write(f"OK: exported {exported} blocks to {args.out}\n")
     except VerificationError as exc:
         stdout.write(f"FAILED at {exc}\n")
         return BAD

@@ -81,8 +81,8 @@ def test_conditional_puts_from_threads_never_both_win(aws):
     def claim(worker: int) -> None:
         for slot in range(30):
             try:
-                client.put_item(TableName=TABLE, Item={"id": {"S": f"slot{slot}"}, "body": {"S": str(worker)},
-                                                       "leaf": {"S": "l"}}, ConditionExpression="attribute_not_exists(id)")
+                item = {"id": {"S": f"slot{slot}"}, "body": {"S": str(worker)}, "leaf": {"S": "l"}}
+                client.put_item(TableName=TABLE, Item=item, ConditionExpression="attribute_not_exists(id)")
                 wins.append(slot)
             except ClientError:
                 pass

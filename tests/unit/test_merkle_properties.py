@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.ledger import merkle
-
-import pytest
 
 leaf_lists = st.lists(st.binary(max_size=16), min_size=1, max_size=70).map(
     lambda items: [merkle.leaf_hash(x) for x in items]
