@@ -26,7 +26,9 @@ def count(name: str, value: float = 1) -> None:
 
 
 def flush_metrics() -> None:
-    get_metrics().flush_metrics()
+    metrics = get_metrics()
+    if metrics.metric_set:
+        metrics.flush_metrics()
 
 
 def correlation_id_of(event: Any) -> str:

@@ -173,12 +173,40 @@ def check_consistency(api: LedgerApi, first_height: int, second_height: int) -> 
     return f"the log at height {first_height} ({m} entries) is a prefix of the log at height {second_height} ({n})"
 
 
+def locate_changed_entry(api: LedgerApi, error: VerificationError) -> VerificationError:
+    """Name the entry behind a log_root mismatch: the first whose inclusion proof fails.
+
+    The block's signed header fixes the root; the operator's stored Merkle
+    nodes yield each proof. An entry whose leaf does not lead to the signed
+    root is one that changed (or the proof did: either way, that entry).
+    """
+    block = api.block(error.height)
+    header = block["header"]
+    size, root = header["log_size"], bytes.fromhex(header["log_root"])
+    first = size - header["count"]
+    for offset, entry in enumerate(block["entries"]):
+        index = first + offset
+        proof = api.get("/proofs/inclusion", index=index, size=size)
+        try:
+            merkle.verify_inclusion(index, size, entry_leaf(entry), _hashes(proof.get("path"), error.height), root)
+        except (merkle.ProofError, VerificationError, ValueError):
+            entry_id = entry.get("id") if isinstance(entry, dict) else None
+            return VerificationError(error.height, "the entry does not match the signed log_root "
+                                     "(its inclusion proof fails)", index=index, entry_id=entry_id)
+    return error
+
+
 def verify_chain_via_api(api: LedgerApi, genesis: str | None, show_progress: bool | None,
                          stream: TextIO) -> ChainResult:
     head = api.head()
     total = head["header"]["height"] + 1
     enabled = stream.isatty() and total >= 10 if show_progress is None else show_progress
-    result = verify_blocks(api.blocks(0, total), Progress(total, stream, enabled), genesis)
+    try:
+        result = verify_blocks(api.blocks(0, total), Progress(total, stream, enabled), genesis)
+    except VerificationError as exc:
+        if exc.index is None and exc.reason.startswith("log_root"):
+            raise locate_changed_entry(api, exc) from exc
+        raise
     if result.head_hash != head.get("hash"):
         raise VerificationError(total - 1, "the head the API announces is not the block it serves")
     published = api.get("/keys")["keys"]
