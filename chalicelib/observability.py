@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger(service="covenant")
 
@@ -22,7 +23,9 @@ def get_metrics() -> Metrics:
 
 
 def count(name: str, value: float = 1) -> None:
-    get_metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+    # Powertools flushes every 100 metrics even when metrics are disabled; honour the switch here.
+    if not is_metrics_disabled():
+        get_metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def flush_metrics() -> None:

@@ -49,6 +49,21 @@ def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
     return Stack(prefix=prefix, topic_arn=topic_arn, queue_urls=urls, queue_arns=arns)
 
 
+def reset_process_state() -> None:
+    """Forget every per-process cache: settings, clients, tiles, blocks (tests and tools switch back ends)."""
+    from chalicelib.services import ledger, reading
+    from chalicelib.settings import reset_settings
+    from chalicelib.store import broadcast, ledger_store
+    from chalicelib.store.models import reset_connections
+
+    reset_settings()
+    reset_connections()
+    ledger_store.tile_cache.clear()
+    reading.block_cache.clear()
+    broadcast.sns_client.cache_clear()
+    ledger._started = False
+
+
 def write_new_key(path: Path) -> None:
     """A fresh stamp-node key, readable by the owner only."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

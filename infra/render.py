@@ -145,10 +145,13 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         }
-    resources[SQS_FUNCTION] = {"Type": "AWS::Serverless::Function", "Properties": {"Events": sqs_events}}
-    topic_env = {"Environment": {"Variables": {"COVENANT_BLOCKS_TOPIC_ARN": {"Ref": "BlocksTopic"}}}}
-    for function in ("SealBlocks", "APIHandler"):
-        resources[function] = {"Type": "AWS::Serverless::Function", "Properties": topic_env}
+    # Chalice names the first queue by ARN only, so make the mapping wait for it.
+    resources[SQS_FUNCTION] = {"Type": "AWS::Serverless::Function", "DependsOn": ["Replica0Queue"],
+                               "Properties": {"Events": sqs_events}}
+    resources["SealBlocks"] = {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {"Environment": {"Variables": {"COVENANT_BLOCKS_TOPIC_ARN": {"Ref": "BlocksTopic"}}}},
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Covenant ledger resources not created by Chalice ({replicas} replicas)",

@@ -31,27 +31,12 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from devstack import moto_patch  # noqa: E402
-from devstack.bootstrap import Stack, create_resources, write_new_key  # noqa: E402
+from devstack.bootstrap import Stack, create_resources, reset_process_state, write_new_key  # noqa: E402
 
 settings.register_profile("dev", max_examples=40, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
-
-
-def reset_process_state() -> None:
-    """Forget every cache that outlives a test: settings, clients, tiles, blocks."""
-    from chalicelib.services import ledger, reading
-    from chalicelib.settings import reset_settings
-    from chalicelib.store import broadcast, ledger_store
-    from chalicelib.store.models import reset_connections
-
-    reset_settings()
-    reset_connections()
-    ledger_store.tile_cache.clear()
-    reading.block_cache.clear()
-    broadcast.sns_client.cache_clear()
-    ledger._started = False
 
 
 @pytest.fixture

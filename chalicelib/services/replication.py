@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import CovenantError
 from ..ledger.verify import VerificationError, verify_block
-from ..observability import count, get_metrics, logger
+from ..observability import count, logger
 from ..store.replica_store import ReplicaStore
 from .ledger import Clock, now_ms
 
@@ -113,6 +113,5 @@ def receive_block(replica_id: int, message: dict[str, Any], source: BlockSource,
                 raise BlockUnavailable(f"block {height} is not published yet")
             if not _verify_and_apply(replica, block, now):
                 outcome = "quarantined"
-    lag = max(0, height - replica.state().height)
-    get_metrics().add_metric(name="ReplicaLag", unit="Count", value=lag)
+    count("ReplicaLag", max(0, height - replica.state().height))
     return outcome

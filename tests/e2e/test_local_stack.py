@@ -23,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chalicelib.ledger.keys import jwk_of
+from devstack.bootstrap import reset_process_state
 from tests.chainmaker import signed_auth
-from tests.conftest import reset_process_state
 
 ROOT = Path(__file__).resolve().parents[2]
 VERIFY = str(Path(sys.executable).parent / "covenant-verify")
@@ -100,7 +100,8 @@ def test_the_local_stack_end_to_end(stack, tmp_path):
     # Given a consumer key registered by a signed request, and entries it signed
     consumer = Ed25519PrivateKey.generate()
     registration = {"node": "c1", "role": "consumer", "jwk": jwk_of(consumer.public_key())}
-    ids = [commit([Draft("node.registered", "c1", registration, signed_auth(consumer, registration, "/nodes"))])[0]["id"]]
+    auth = signed_auth(consumer, registration, "/nodes")
+    ids = [commit([Draft("node.registered", "c1", registration, auth)])[0]["id"]]
     for i in range(40):
         data = {"n": i, "amount": 250 * i}
         ids.append(commit([Draft("test.payment", "c1", data, signed_auth(consumer, data))])[0]["id"])

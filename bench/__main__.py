@@ -1,0 +1,281 @@
+"""Covenant benchmarks: `make bench` (or `python -m bench [--quick]`). Prints figures; asserts nothing.
+
+Every speed is shown beside a baseline measured in the same run on the same
+bytes, so figures from different machines can be compared as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}, {platform.system()}"
+
+
+def row(name: str, value: str, note: str = "") -> None:
+    print(f"  {name:<52} {value:>16}  {note}")
+
+
+def median_time(action: Callable[[], object], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+# --- environments -------------------------------------------------------------
+
+def in_process_aws():
+    """A context manager: mock_aws with every resource and a started chain."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def context():
+        for name in list(os.environ):
+            if name.startswith("AWS_ENDPOINT_URL"):
+                del os.environ[name]
+        os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
+                           "AWS_SECRET_ACCESS_KEY": "bench", "COVENANT_PREFIX": "covenant-bench",
+                           "POWERTOOLS_LOG_LEVEL": "ERROR", "COVENANT_MAX_BLOCK_ENTRIES": "1000"})
+        from moto import mock_aws
+
+        from devstack import moto_patch
+        from devstack.bootstrap import create_resources, reset_process_state, start_chain, write_new_key
+
+        moto_patch.apply()
+        with tempfile.TemporaryDirectory() as state, mock_aws():
+            key = Path(state) / "key.pem"
+            write_new_key(key)
+            os.environ["COVENANT_SEALER_KEY"] = f"file:{key}"
+            reset_process_state()
+            stack = create_resources("covenant-bench", 3)
+            os.environ["COVENANT_BLOCKS_TOPIC_ARN"] = stack.topic_arn
+            reset_process_state()
+            start_chain()
+            yield stack
+        reset_process_state()
+
+    return context()
+
+
+def dynamodb_request_counter():
+    """Counts DynamoDB requests and consumed write capacity, via botocore events."""
+    from chalicelib.store.models import dynamodb_client
+
+    counts = {"requests": 0}
+    client = dynamodb_client()
+
+    def before(**kwargs):
+        counts["requests"] += 1
+
+    client.meta.events.register("before-call.dynamodb", before)
+    return counts
+
+
+# --- the figures --------------------------------------------------------------
+
+def bench_append_and_seal(quick: bool) -> None:
+    from chalicelib.services.ledger import Draft, commit
+    from chalicelib.services.sealer_key import load_signer
+    from chalicelib.services.sealing import seal_pending_entries
+    from chalicelib.settings import reset_settings
+
+    print("\nAppending and sealing (moto in-process, patched as in the local stack)")
+    with in_process_aws():
+        reset_settings()
+        signer = load_signer()
+        n = 300 if quick else 1000
+        payload = {"order": "o-123", "amount": 129900, "currency": "EUR", "buyer": "c-42", "seller": "m-7"}
+        counter = dynamodb_request_counter()
+        start = time.perf_counter()
+        for i in range(n):
+            commit([Draft("order.paid", "system", {**payload, "n": i})])
+        elapsed = time.perf_counter() - start
+        row("entries appended per second (1 thread)", f"{n / elapsed:,.0f}/s",
+            f"{counter['requests'] / n:.1f} DynamoDB request per append")
+        threads = 4
+        per = n // threads
+
+        def writer(t: int) -> None:
+            for i in range(per):
+                commit([Draft("order.paid", "system", {**payload, "t": t, "n": i})])
+
+        workers = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - start
+        row(f"entries appended per second ({threads} threads)", f"{per * threads / elapsed:,.0f}/s",
+            "moto serialises every write; DynamoDB spreads ids and 16 queue shards over partitions")
+        # drain what is pending, then time one block of exactly 1,000
+        while seal_pending_entries(signer).blocks:
+            pass
+        for i in range(1000):
+            commit([Draft("order.paid", "system", {**payload, "n": i})])
+        counter["requests"] = 0
+        start = time.perf_counter()
+        report = seal_pending_entries(signer)
+        elapsed = time.perf_counter() - start
+        assert report.entries == 1000 and len(report.blocks) == 1
+        row("time to seal and complete one block of 1,000 entries", f"{elapsed * 1000:,.0f} ms",
+            f"{counter['requests']} DynamoDB requests, broadcast to 3 replicas included")
+
+
+def _chain(blocks: int, per_block: int):
+    from tests.chainmaker import ChainMaker
+
+    return ChainMaker().with_signed_entries(blocks=blocks, per_block=per_block).blocks
+
+
+def _sha256_rate(blocks) -> tuple[float, int]:
+    from chalicelib.ledger.canonical import canonical
+
+    payloads = [canonical(e) for b in blocks for e in b["entries"]]
+    elapsed = median_time(lambda: [hashlib.sha256(b"\x00" + p).digest() for p in payloads], 5)
+    return len(payloads) / elapsed, sum(map(len, payloads)) // len(payloads)
+
+
+def bench_verifier_offline(quick: bool) -> None:
+    from chalicelib.verifier.cli import verify_blocks
+
+    print("\nVerifier, offline (chain in memory; half the entries carry an Ed25519 auth)")
+    blocks = _chain(4 if quick else 10, 1000)
+    entries = sum(len(b["entries"]) for b in blocks)
+    raw_rate, size = _sha256_rate(blocks)
+    elapsed = median_time(lambda: verify_blocks(blocks), 3)
+    rate = entries / elapsed
+    row("raw hashlib.sha256 over the same entry bytes", f"{raw_rate:,.0f}/s", f"{size} bytes per entry")
+    row("verifier, every check", f"{rate:,.0f} entries/s", f"{rate / raw_rate:.3f} x raw SHA-256")
+    unsigned = [dict(b, entries=[dict(e, auth=None) for e in b["entries"]]) for b in blocks]
+    # Without auth the chain no longer verifies past block 1 (signatures over changed roots);
+    # time the per-entry work alone with the canonical fast path for comparison.
+    from chalicelib.ledger.canonical import canonical, reference_canonical
+
+    sample = [e for b in unsigned for e in b["entries"]]
+    fast = median_time(lambda: [canonical(e) for e in sample], 3)
+    reference = median_time(lambda: [reference_canonical(e) for e in sample[:3000]], 3) * len(sample) / 3000
+    row("RFC 8785 fast path", f"{len(sample) / fast:,.0f} entries/s",
+        f"{reference / fast:.1f} x the rfc8785 package")
+
+
+def bench_verifier_api(quick: bool) -> None:
+    import urllib.request
+
+    print("\nVerifier, through the public API (make run's stack: moto server + chalice local)")
+    from tests.e2e.test_local_stack import Stack
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp))
+        try:
+            os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.moto_port}",
+                               "COVENANT_PREFIX": "covenant-local", "AWS_DEFAULT_REGION": "us-east-1",
+                               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
+            from chalicelib.services.ledger import Draft, commit
+            from devstack.bootstrap import reset_process_state
+
+            reset_process_state()
+            n = 1000 if quick else 5000
+            for i in range(n):
+                commit([Draft("order.paid", "system", {"amount": 100 + i, "n": i, "memo": "bench entry"})])
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                with urllib.request.urlopen(f"{stack.api}/chain/head") as response:
+                    if json.loads(response.read())["header"]["log_size"] == n + 1:
+                        break
+                time.sleep(0.5)
+            from chalicelib.verifier.cli import verify_chain_via_api
+            from chalicelib.verifier.client import LedgerApi
+
+            api = LedgerApi(stack.api)
+            start = time.perf_counter()
+            result = verify_chain_via_api(api, None, False, sys.stderr)
+            elapsed = time.perf_counter() - start
+            blocks = [api.block(h) for h in range(result.blocks)]
+            raw_rate, _ = _sha256_rate(blocks)
+            rate = result.entries / elapsed
+            row(f"verifier through the API ({result.entries} entries, {result.blocks} blocks)",
+                f"{rate:,.0f} entries/s", f"{rate / raw_rate:.4f} x raw SHA-256 ({raw_rate:,.0f}/s)")
+            probe = median_time(lambda: urllib.request.urlopen(f"{stack.api}/chain/head").read(), 20)
+            row("one GET /chain/head through chalice local", f"{probe * 1000:.1f} ms")
+        finally:
+            stack.stop()
+            for name in ("AWS_ENDPOINT_URL",):
+                os.environ.pop(name, None)
+
+
+def bench_cold_import() -> None:
+    print("\nCold import (a new interpreter each time; median of 7)")
+
+    def timed(code: str) -> float:
+        samples = []
+        for _ in range(7):
+            out = subprocess.run([sys.executable, "-c", f"import time; t=time.perf_counter(); {code}; "
+                                  "print(time.perf_counter() - t)"], cwd=ROOT, capture_output=True, text=True,
+                                 check=True, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+            samples.append(float(out.stdout.strip().splitlines()[-1]))
+        return statistics.median(samples)
+
+    boto = timed("import boto3")
+    app = timed("import app")
+    row("import boto3 (baseline)", f"{boto * 1000:.0f} ms")
+    row("import app (Chalice app, every blueprint)", f"{app * 1000:.0f} ms", f"{app / boto:.1f} x import boto3")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--only", choices=["append", "offline", "api", "import"])
+    args = parser.parse_args()
+    # Quiet handlers: no per-call logs, and metrics (flushed by the Lambda
+    # middleware per invocation) are off outside a handler.
+    os.environ.update({"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"})
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    print(f"Covenant benchmarks on {machine()}")
+    steps = {"append": lambda: bench_append_and_seal(args.quick), "offline": lambda: bench_verifier_offline(args.quick),
+             "api": lambda: bench_verifier_api(args.quick), "import": bench_cold_import}
+    for name, step in steps.items():
+        if args.only in (None, name):
+            step()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
