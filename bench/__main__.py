@@ -237,6 +237,64 @@ def bench_verifier_api(quick: bool) -> None:
                 os.environ.pop(name, None)
 
 
+def bench_growth(quick: bool) -> None:
+    """LOCAL-AWS.md trap 1: the local stack must stay responsive as the ledger grows."""
+    import random
+    import urllib.request
+
+    print("\nThe local stack as the ledger grows (moto server + chalice local; 4 writer threads)")
+    from devstack.bootstrap import reset_process_state
+    from tests.e2e.test_local_stack import Stack
+
+    step, total = (2500, 10_000) if quick else (5000, 30_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp))
+        try:
+            os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.moto_port}",
+                               "COVENANT_PREFIX": "covenant-local", "AWS_DEFAULT_REGION": "us-east-1",
+                               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
+            reset_process_state()
+            from chalicelib.services.ledger import Draft, commit
+
+            ids: list[str] = []
+
+            def writer(start: int, count: int) -> None:
+                for i in range(start, start + count):
+                    ids.append(commit([Draft("order.paid", "system", {"amount": i, "memo": "growth"})])[0]["id"])
+
+            def get(path: str) -> None:
+                with urllib.request.urlopen(stack.api + path) as response:
+                    response.read()
+
+            print(f"  {'entries':>8} {'appends/s':>10} {'head ms':>8} {'block ms':>9} {'proof ms':>9} {'entry ms':>9}")
+            for done in range(0, total, step):
+                threads = [threading.Thread(target=writer, args=(done + t * step // 4, step // 4)) for t in range(4)]
+                start = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                rate = step / (time.perf_counter() - start)
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline:
+                    with urllib.request.urlopen(f"{stack.api}/chain/head") as response:
+                        head = json.loads(response.read())["header"]
+                    if head["log_size"] == done + step + 1:
+                        break
+                    time.sleep(0.5)
+                size, height = head["log_size"], head["height"]
+                head_ms = median_time(lambda: get("/chain/head"), 15) * 1000
+                block_ms = median_time(lambda h=height: get(f"/blocks/{h}?limit=100"), 15) * 1000
+                proof_ms = median_time(
+                    lambda n=size: get(f"/proofs/inclusion?index={random.randrange(n)}&size={n}"), 15) * 1000
+                entry_ms = median_time(lambda: get(f"/entries/{random.choice(ids)}"), 15) * 1000
+                print(f"  {done + step:>8} {rate:>10,.0f} {head_ms:>8.1f} {block_ms:>9.1f} {proof_ms:>9.1f} "
+                      f"{entry_ms:>9.1f}")
+        finally:
+            stack.stop()
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
 def bench_cold_import() -> None:
     print("\nCold import (a new interpreter each time; median of 7)")
 
@@ -258,7 +316,7 @@ def bench_cold_import() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=["append", "offline", "api", "import"])
+    parser.add_argument("--only", choices=["append", "offline", "api", "growth", "import"])
     args = parser.parse_args()
     # Quiet handlers: no per-call logs, and metrics (flushed by the Lambda
     # middleware per invocation) are off outside a handler.
@@ -270,7 +328,8 @@ def main() -> int:
     logging.getLogger("moto").setLevel(logging.ERROR)
     print(f"Covenant benchmarks on {machine()}")
     steps = {"append": lambda: bench_append_and_seal(args.quick), "offline": lambda: bench_verifier_offline(args.quick),
-             "api": lambda: bench_verifier_api(args.quick), "import": bench_cold_import}
+             "api": lambda: bench_verifier_api(args.quick), "growth": lambda: bench_growth(args.quick),
+             "import": bench_cold_import}
     for name, step in steps.items():
         if args.only in (None, name):
             step()

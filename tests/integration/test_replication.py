@@ -156,3 +156,40 @@ def test_a_batch_that_fails_entirely_fails_the_invocation(lambda_client, chain, 
     with pytest.raises(BatchProcessingError):
         _deliver(lambda_client, [{**record, "body": "not json"}])
     assert ReplicaStore(0).state().height == -1
+
+
+def test_a_replica_that_has_not_caught_up_is_behind(lambda_client, chain, aws):
+    _seal_blocks(chain, 1)
+    _deliver(lambda_client, drain_queue(aws.queue_urls[0]))
+    _seal_blocks(chain, 1)
+    status = reading.replicas()["replicas"][0]
+    assert (status["status"], status["height"], status["lag"]) == ("behind", 1, 1)
+
+
+def test_the_number_of_replicas_is_a_setting(tmp_path, monkeypatch):
+    from moto import mock_aws
+
+    from chalicelib.services.sealer_key import load_signer
+    from chalicelib.services.sealing import create_genesis
+    from devstack import moto_patch
+    from devstack.bootstrap import create_resources, reset_process_state, write_new_key
+
+    moto_patch.apply()
+    key = tmp_path / "key.pem"
+    write_new_key(key)
+    monkeypatch.setenv("COVENANT_SEALER_KEY", f"file:{key}")
+    monkeypatch.setenv("COVENANT_REPLICAS", "5")
+    with mock_aws():
+        reset_process_state()
+        stack = create_resources("covenant-test", 5)
+        monkeypatch.setenv("COVENANT_BLOCKS_TOPIC_ARN", stack.topic_arn)
+        reset_process_state()
+        signer = load_signer()
+        create_genesis(signer)
+        _seal_blocks(signer, 1)
+        with Client(app, stage_name="test") as client:
+            for url in stack.queue_urls:
+                _deliver(client, drain_queue(url))
+        assert len(stack.queue_urls) == 5
+        assert [r["status"] for r in reading.replicas()["replicas"]] == ["in_sync"] * 5
+    reset_process_state()

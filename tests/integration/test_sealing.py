@@ -115,3 +115,12 @@ def test_each_block_is_broadcast_to_every_replica_queue(chain, aws):
         messages = [json.loads(body_of(r)["Message"]) for r in drain_queue(url)]
         assert [m["header"]["height"] for m in messages] == [0, 1]
         assert messages[1]["entries"][0]["data"] == {"n": 1}
+
+
+@pytest.mark.parametrize("data", [{"amount": 1.5}, {"nested": [{"x": 2.0}]}, {"big": 2**53}])
+def test_floats_and_unsafe_integers_never_enter_the_ledger(chain, data):
+    from chalicelib.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter):
+        commit([Draft("test.note", "system", data)])
+    assert seal_pending_entries(chain).entries == 0
