@@ -192,6 +192,16 @@ def bench_verifier_offline(quick: bool) -> None:
         f"{reference / fast:.1f} x the rfc8785 package")
 
 
+def _write_into(stack) -> None:
+    """Point this process's clients at a running local stack's moto server, as a writer would."""
+    from devstack.bootstrap import reset_process_state
+
+    os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.moto_port}", "COVENANT_PREFIX": "covenant-local",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench"})
+    reset_process_state()
+
+
 def bench_verifier_api(quick: bool) -> None:
     import urllib.request
 
@@ -201,13 +211,9 @@ def bench_verifier_api(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp))
         try:
-            os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.moto_port}",
-                               "COVENANT_PREFIX": "covenant-local", "AWS_DEFAULT_REGION": "us-east-1",
-                               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
+            _write_into(stack)
             from chalicelib.services.ledger import Draft, commit
-            from devstack.bootstrap import reset_process_state
 
-            reset_process_state()
             n = 1000 if quick else 5000
             for i in range(n):
                 commit([Draft("order.paid", "system", {"amount": 100 + i, "n": i, "memo": "bench entry"})])
@@ -243,17 +249,13 @@ def bench_growth(quick: bool) -> None:
     import urllib.request
 
     print("\nThe local stack as the ledger grows (moto server + chalice local; 4 writer threads)")
-    from devstack.bootstrap import reset_process_state
     from tests.e2e.test_local_stack import Stack
 
     step, total = (2500, 10_000) if quick else (5000, 30_000)
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp))
         try:
-            os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.moto_port}",
-                               "COVENANT_PREFIX": "covenant-local", "AWS_DEFAULT_REGION": "us-east-1",
-                               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
-            reset_process_state()
+            _write_into(stack)
             from chalicelib.services.ledger import Draft, commit
 
             ids: list[str] = []

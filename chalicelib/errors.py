@@ -59,6 +59,20 @@ class StorageError(CovenantError):
     code = "storage_unavailable"
 
 
+class MalformedMessage(CovenantError):
+    """A replica queue message that is not a block; it fails alone and is retried, then dead-lettered."""
+
+    status = 400
+    code = "malformed_block_message"
+
+
+class BlockUnavailable(CovenantError):
+    """A block a replica needs is not published yet; the message is retried later."""
+
+    status = 503
+    code = "block_unavailable"
+
+
 class SealerKeyError(CovenantError):
     status = 500
     code = "sealer_key_unavailable"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from ..errors import ChainNotStarted, EntryPending, InvalidParameter, NotFound
 from ..ledger import merkle
 from ..settings import get_settings
 from ..store import ledger_store as store
+from ..store.cache import LruCache
 from ..store.models import BlockRecord
 from ..store.replica_store import ReplicaStore
 from .sealing import header_of
@@ -19,40 +18,24 @@ DEFAULT_PAGE = 500
 MAX_PAGE = 1000
 
 
-class _BlockCache:
-    """Stored blocks never change, so a container keeps the recent ones."""
+# Stored blocks never change, so a container keeps the recent ones.
+block_cache: LruCache[int, BlockRecord] = LruCache(capacity=2048)
 
-    def __init__(self, capacity: int = 2048):
-        self.capacity = capacity
-        self.blocks: OrderedDict[int, BlockRecord] = OrderedDict()
-        self.lock = threading.Lock()
 
-    def get(self, height: int) -> BlockRecord | None:
-        with self.lock:
-            if height in self.blocks:
-                self.blocks.move_to_end(height)
-                return self.blocks[height]
+def _block(height: int) -> BlockRecord | None:
+    record = block_cache.get(height)
+    if record is None:
         record = store.get_block(height)
         if record is not None:
-            with self.lock:
-                self.blocks[height] = record
-                while len(self.blocks) > self.capacity:
-                    self.blocks.popitem(last=False)
-        return record
-
-    def clear(self) -> None:
-        with self.lock:
-            self.blocks.clear()
-
-
-block_cache = _BlockCache()
+            block_cache.put(height, record)
+    return record
 
 
 def _head_record() -> BlockRecord:
     height = store.completed_height()
     if height < 0:
         raise ChainNotStarted("the ledger has no genesis block yet")
-    record = block_cache.get(height)
+    record = _block(height)
     if record is None:
         raise NotFound(f"block {height} is not stored")
     return record
@@ -70,7 +53,7 @@ def head() -> dict[str, Any]:
 def _published_block(height: int) -> BlockRecord:
     if height > store.completed_height():
         raise NotFound(f"there is no block at height {height}", field="h")
-    record = block_cache.get(height)
+    record = _block(height)
     if record is None:
         raise NotFound(f"there is no block at height {height}", field="h")
     return record

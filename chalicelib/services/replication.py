@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import CovenantError
+from ..errors import BlockUnavailable, MalformedMessage
 from ..ledger.verify import VerificationError, verify_block
 from ..observability import count, logger
 from ..store.replica_store import ReplicaStore
@@ -23,18 +23,6 @@ from .ledger import Clock, now_ms
 BlockSource = Callable[[int], "dict[str, Any] | None"]
 MAX_CATCH_UP_BLOCKS = 50
 _QUEUE = re.compile(r"-replica-(\d+)$")
-
-
-class MalformedMessage(CovenantError):
-    status = 400
-    code = "malformed_block_message"
-
-
-class BlockUnavailable(CovenantError):
-    """A block the replica needs is not published yet; the message is retried later."""
-
-    status = 503
-    code = "block_unavailable"
 
 
 def replica_of_queue(queue_arn: str) -> int:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +19,7 @@ from ..errors import Conflict, DuplicateEntry, StorageError
 from ..ledger.canonical import canonical
 from ..ledger.format import entry_leaf
 from ..observability import logger
+from .cache import LruCache
 from .models import (
     BlockRecord,
     EntryRecord,
@@ -199,36 +198,8 @@ def position_of(entry_id: str) -> PositionRecord | None:
 
 # --- Merkle nodes, in tiles of 256 per level
 
-class TileCache:
-    """Tiles never change below their count, so reads are cached per container."""
-
-    def __init__(self, capacity: int = 4096):
-        self.capacity = capacity
-        self.tiles: OrderedDict[str, bytes] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self.lock:
-            value = self.tiles.get(key)
-            if value is not None:
-                self.tiles.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: bytes) -> None:
-        with self.lock:
-            current = self.tiles.get(key)
-            if current is None or len(value) > len(current):
-                self.tiles[key] = value
-            self.tiles.move_to_end(key)
-            while len(self.tiles) > self.capacity:
-                self.tiles.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.tiles.clear()
-
-
-tile_cache = TileCache()
+# Tiles never change below their size, so a container keeps what it read.
+tile_cache: LruCache[str, bytes] = LruCache(capacity=4096)
 
 
 def _tile_key(level: int, tile: int) -> str:
@@ -254,7 +225,8 @@ def read_node(level: int, index: int) -> bytes:
     nodes = tile_cache.get(key)
     if nodes is None or len(nodes) < offset + HASH_SIZE:
         nodes = _read_tile(key)
-        tile_cache.put(key, nodes)
+        if nodes:
+            tile_cache.put(key, nodes)
     if len(nodes) < offset + HASH_SIZE:
         raise MissingNode(f"node {level}/{index} is not stored")
     return nodes[offset:offset + HASH_SIZE]
