@@ -38,7 +38,6 @@ class Settings:
     replica_count: int
     sealer_key: str
     max_block_entries: int
-    pending_shards: int
     blocks_per_run: int
 
     def table(self, suffix: str) -> str:
@@ -58,7 +57,6 @@ def get_settings() -> Settings:
         # 1,000 entries keep a block item (its entry ids) far below DynamoDB's
         # 400 KB limit and its completion within a few seconds of Lambda time.
         max_block_entries=_int("COVENANT_MAX_BLOCK_ENTRIES", 1000, 1, 5000),
-        pending_shards=_int("COVENANT_PENDING_SHARDS", 16, 1, 256),
         blocks_per_run=_int("COVENANT_BLOCKS_PER_RUN", 20, 1, 1000),
     )
 

@@ -160,11 +160,18 @@ class Runner:
                 failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
             except Exception as exc:  # the whole batch failed: every message is retried
                 self.say(f"replica batch failed and will be retried: {exc}")
-                continue
+                failed = {m["MessageId"] for m in messages}
             done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                     for i, m in enumerate(messages) if m["MessageId"] not in failed]
             if done:
                 sqs.delete_message_batch(QueueUrl=url, Entries=done)
+            # Locally, retry a failed message after one interval rather than the
+            # queue's visibility timeout (minutes, sized for Lambda on AWS).
+            retry = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"],
+                      "VisibilityTimeout": max(1, int(self.args.interval))}
+                     for i, m in enumerate(messages) if m["MessageId"] in failed]
+            if retry:
+                sqs.change_message_visibility_batch(QueueUrl=url, Entries=retry)
 
     def loop(self) -> None:
         import app as chalice_app

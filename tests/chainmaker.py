@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,8 +21,9 @@ def signed_auth(key: Ed25519PrivateKey, body: dict[str, Any], path: str = "/orde
     """An ``auth`` member as the API stores it: an RFC 9421 signature base and its signature."""
     text = json.dumps(body, separators=(",", ":"))
     kid = jwk_of(key.public_key())["kid"]
+    nonce = secrets.token_hex(12)
     params = (f'("@method" "@target-uri" "content-digest");created={created};expires={created + 300};'
-              f'nonce="n{created}";keyid="{kid}";alg="ed25519"')
+              f'nonce="{nonce}";keyid="{kid}";alg="ed25519"')
     base = (f'"@method": POST\n"@target-uri": https://covenant.example{path}\n'
             f'"content-digest": {content_digest(text.encode())}\n"@signature-params": {params}')
     return {"kid": kid, "base": base, "sig": sign(key, base.encode()), "body": text}

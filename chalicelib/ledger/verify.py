@@ -137,10 +137,14 @@ def _check_entry_keys(entry: dict[str, Any], index: int, keys: _Overlay) -> str 
             return problem
     if "revoke_kid" in data:
         kid = data["revoke_kid"]
-        record = keys.get(kid) if isinstance(kid, str) else None
+        if not isinstance(kid, str):
+            return "data.revoke_kid must be a key id"
+        record = keys.get(kid)
         if record is None:
-            return "data.revoke_kid names no registered key"
-        if record.revoked is None:
+            # LEDGER.md does not require the key to be known: the revocation
+            # stands, and the kid can never be used, even if registered later.
+            keys.changes[kid] = KeyRecord(jwk={}, added=index, revoked=index)
+        elif record.revoked is None:
             keys.changes[kid] = KeyRecord(jwk=record.jwk, added=record.added, revoked=index, sealer=record.sealer)
     return None
 

@@ -11,7 +11,6 @@ from typing import Any
 from ..errors import ChainNotStarted, InvalidParameter
 from ..ledger.format import make_entry
 from ..observability import count
-from ..settings import get_settings
 from ..store import ledger_store as store
 from ..store.ledger_store import StateWrite
 
@@ -69,6 +68,6 @@ def commit(drafts: Sequence[Draft], writes: Sequence[StateWrite] = (), clock: Cl
         entries = [make_entry(d.id or new_entry_id(ts), d.type, ts, d.actor, d.data, d.auth) for d in drafts]
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from exc
-    store.append([store.prepare(entry) for entry in entries], get_settings().pending_shards, writes)
+    store.append([store.prepare(entry) for entry in entries], writes)
     count("EntriesAppended", len(entries))
     return entries

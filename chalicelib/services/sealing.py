@@ -31,7 +31,7 @@ from ..observability import count, logger
 from ..settings import get_settings
 from ..store import broadcast
 from ..store import ledger_store as store
-from ..store.models import BlockRecord
+from ..store.models import BlockRecord, PendingRecord
 from .ledger import Clock, now_ms
 from .sealer_key import Signer
 
@@ -130,8 +130,7 @@ def complete_block(record: BlockRecord, prior: BlockRecord | None) -> None:
     if changes:
         store.record_sealer_keys(changes)
     broadcast.publish_block(block_view(record, entries))
-    shards = get_settings().pending_shards
-    store.delete_pending((store.shard_of(e["id"], shards), store.pending_seq(e["ts"], e["id"])) for e in entries)
+    store.delete_pending((store.shard_of(e["id"]), store.pending_seq(e["ts"], e["id"])) for e in entries)
     store.advance_completed_height(height)
     logger.info("block completed", extra={"height": height, "entries": header["count"]})
 
@@ -152,6 +151,20 @@ def complete_stored_blocks(report: SealReport | None = None) -> BlockRecord | No
         head, height = following, height + 1
 
 
+def _without_sealed(pending: list[PendingRecord]) -> list[PendingRecord]:
+    """Drop (and clear) queue items whose entry already has a log position.
+
+    The protocol never leaves such an item; this guard keeps "every entry in
+    exactly one block" even if one is left by hand or by a bug.
+    """
+    sealed = store.sealed_ids([p.id for p in pending]) if pending else set()
+    if not sealed:
+        return pending
+    logger.warning("cleared queue items of entries already sealed", extra={"count": len(sealed)})
+    store.delete_pending((int(p.shard), p.seq) for p in pending if p.id in sealed)
+    return [p for p in pending if p.id not in sealed]
+
+
 def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
     """Seal queued entries into as many blocks as needed (at most ``blocks_per_run``)."""
     settings = get_settings()
@@ -161,7 +174,8 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
         logger.warning("nothing sealed: the chain has no genesis block")
         return report
     for _ in range(settings.blocks_per_run):
-        pending = store.oldest_pending(settings.pending_shards, settings.max_block_entries)
+        pending = store.oldest_pending(settings.max_block_entries)
+        pending = _without_sealed(pending)
         if not pending:
             break
         record = build_block(head, [p.id for p in pending], [bytes.fromhex(p.leaf) for p in pending], signer, clock())
@@ -187,7 +201,7 @@ def create_genesis(signer: Signer, clock: Clock = now_ms) -> BlockRecord:
                            {"node": "stamp", "role": "stamp", "jwk": signer.jwk})
         stored = store.get_entry(GENESIS_ENTRY_ID, consistent=True)
         if stored is None:
-            store.append([store.prepare(entry)], get_settings().pending_shards)
+            store.append([store.prepare(entry)])
         else:
             entry = json.loads(stored.body)
         if entry["data"]["jwk"]["kid"] != signer.kid:

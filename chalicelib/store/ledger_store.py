@@ -31,6 +31,9 @@ from .models import (
     transaction_connection,
 )
 
+# Writers spread their queue items over this many partitions. A constant, not a
+# setting: shrinking it would strand the items queued in the shards dropped.
+PENDING_SHARDS = 16
 TILE_WIDTH = 256
 HASH_SIZE = 32
 HEAD_KEY = "head"
@@ -55,8 +58,8 @@ def prepare(entry: dict[str, Any]) -> PreparedEntry:
     return PreparedEntry(entry=entry, body=canonical(entry).decode("utf-8"), leaf=entry_leaf(entry).hex())
 
 
-def shard_of(entry_id: str, shards: int) -> int:
-    return int.from_bytes(hashlib.sha256(entry_id.encode("utf-8")).digest()[:4], "big") % shards
+def shard_of(entry_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(entry_id.encode("utf-8")).digest()[:4], "big") % PENDING_SHARDS
 
 
 def pending_seq(ts: int, entry_id: str) -> str:
@@ -69,7 +72,7 @@ def _condition_failed(exc: PynamoDBException) -> bool:
 
 # --- appending
 
-def append(entries: Sequence[PreparedEntry], shards: int, writes: Sequence[StateWrite] = ()) -> None:
+def append(entries: Sequence[PreparedEntry], writes: Sequence[StateWrite] = ()) -> None:
     """Commit entries, their sealing-queue items and the state writes in one transaction."""
     try:
         with TransactWrite(connection=transaction_connection()) as tx:
@@ -77,7 +80,7 @@ def append(entries: Sequence[PreparedEntry], shards: int, writes: Sequence[State
                 record = EntryRecord(id=prepared.id, body=prepared.body, leaf=prepared.leaf)
                 tx.save(record, condition=EntryRecord.id.does_not_exist())
                 ts = int(prepared.entry["ts"])
-                tx.save(PendingRecord(shard=shard_of(prepared.id, shards), seq=pending_seq(ts, prepared.id),
+                tx.save(PendingRecord(shard=shard_of(prepared.id), seq=pending_seq(ts, prepared.id),
                                       id=prepared.id, leaf=prepared.leaf))
             for write in writes:
                 write(tx)
@@ -95,11 +98,11 @@ def append(entries: Sequence[PreparedEntry], shards: int, writes: Sequence[State
 
 # --- the sealing queue
 
-def oldest_pending(shards: int, limit: int) -> list[PendingRecord]:
+def oldest_pending(limit: int) -> list[PendingRecord]:
     """Up to ``limit`` unsealed entries, oldest first, read with strong consistency."""
     found: list[PendingRecord] = []
     try:
-        for shard in range(shards):
+        for shard in range(PENDING_SHARDS):
             found.extend(PendingRecord.query(shard, consistent_read=True, limit=limit))
     except PynamoDBException as exc:
         raise StorageError("could not read the sealing queue") from exc
@@ -185,6 +188,14 @@ def write_positions(height: int, first_index: int, ids: Sequence[str]) -> None:
                 batch.save(PositionRecord(pk=f"e#{entry_id}", idx=first_index + offset, height=height))
     except PynamoDBException as exc:
         raise StorageError("could not index sealed entries") from exc
+
+
+def sealed_ids(ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` already have a log position (are in a stored, completed block)."""
+    try:
+        return {record.pk[2:] for record in PositionRecord.batch_get([f"e#{i}" for i in ids], consistent_read=True)}
+    except PynamoDBException as exc:
+        raise StorageError("could not read the entry index") from exc
 
 
 def position_of(entry_id: str) -> PositionRecord | None:

@@ -144,3 +144,18 @@ def test_the_cli_names_the_first_bad_height(tmp_path, capsys):
 def test_the_cli_reports_an_unreadable_file(tmp_path, capsys):
     assert main(["chain", "--file", str(tmp_path / "missing.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_revoking_an_unknown_key_makes_it_unusable_for_good():
+    maker = ChainMaker()
+    key = Ed25519PrivateKey.generate()
+    jwk = jwk_of(key.public_key())
+    maker.seal([maker.entry({"revoke_kid": jwk["kid"]})])
+    verify_blocks(copy.deepcopy(maker.blocks))  # a revocation of an unknown key is no fault
+    maker.seal([maker.entry({"node": "c", "jwk": jwk}), maker.entry({"n": 1}, signed_auth(key, {"n": 1}), actor="c")])
+    with pytest.raises(VerificationError, match="revoked"):
+        verify_blocks(maker.blocks)
+    from tests.independent.ledger_spec_verifier import SpecViolation, verify_chain
+
+    with pytest.raises(SpecViolation):
+        verify_chain(maker.blocks)
