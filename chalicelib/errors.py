@@ -13,15 +13,21 @@ class CovenantError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, code: str | None = None,
+                 details: Any = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            self.code = code
+        self.details = details
 
     def to_body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field is not None:
             error["field"] = self.field
+        if self.details is not None:
+            error["details"] = self.details
         return {"error": error}
 
 
@@ -47,6 +53,26 @@ class Conflict(CovenantError):
 
 class DuplicateEntry(Conflict):
     code = "duplicate_entry"
+
+
+class Unauthenticated(CovenantError):
+    """The request's signature is missing or does not verify (each refusal has its own code)."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(CovenantError):
+    """The signer may not do this (another node's wallet, a revoked key, a stamp-only action)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class ValidationFailed(InvalidParameter):
+    """A request body that does not fit its model; ``details`` lists each field's problem."""
+
+    code = "invalid_body"
 
 
 class ChainNotStarted(CovenantError):

@@ -11,7 +11,7 @@ import boto3
 
 from chalicelib.ledger.keys import private_key_to_pem
 from chalicelib.settings import get_settings
-from infra.render import render, standalone
+from infra.render import LEDGER_TABLES, TTL_TABLES, render, standalone
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
     sqs = boto3.client("sqs")
     urls = [outputs[f"Replica{i}QueueUrl"] for i in range(replicas)]
     arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for u in urls]
+    dynamodb = boto3.client("dynamodb")
+    for logical, attribute in TTL_TABLES.items():
+        dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
+                                     TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
     # moto's CloudFormation may skip subscriptions (LOCAL-AWS.md trap 3): make
     # sure every queue is subscribed, as the inline subscriptions do on AWS.
     sns = boto3.client("sns")
@@ -75,7 +79,10 @@ def write_new_key(path: Path) -> None:
 
 def start_chain() -> Any:
     """Create the genesis block with the configured sealer key (idempotent)."""
+    from chalicelib.services.ledger import now_ms
+    from chalicelib.services.program import genesis_writes
     from chalicelib.services.sealer_key import load_signer
     from chalicelib.services.sealing import create_genesis
 
-    return create_genesis(load_signer(get_settings().sealer_key))
+    signer = load_signer(get_settings().sealer_key)
+    return create_genesis(signer, writes=genesis_writes(signer, now_ms()))

@@ -28,7 +28,12 @@ LEDGER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], bool]] = {
     "PendingTable": ("pending", [("shard", "N", "HASH"), ("seq", "S", "RANGE")], False),
     "IndexTable": ("index", [("pk", "S", "HASH")], False),
     "EndorsementsTable": ("endorsements", [("height", "N", "HASH"), ("replica", "S", "RANGE")], False),
+    "StateTable": ("state", [("pk", "S", "HASH"), ("sk", "S", "RANGE")], False),
+    "NoncesTable": ("nonces", [("pk", "S", "HASH")], False),
 }
+# Items expire through DynamoDB TTL on this attribute (moto's CloudFormation
+# skips TTL settings, so the local bootstrap sets them too).
+TTL_TABLES = {"StateTable": "expires_at", "NoncesTable": "expires_at"}
 
 
 def _name(suffix: str) -> dict[str, str]:
@@ -61,6 +66,9 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for logical, (suffix, keys, _) in {**LEDGER_TABLES, **replica_tables(replicas)}.items():
         resources[logical] = _table(suffix, keys)
+        if logical in TTL_TABLES:
+            resources[logical]["Properties"]["TimeToLiveSpecification"] = {
+                "AttributeName": TTL_TABLES[logical], "Enabled": True}
     subscriptions = []
     for i in range(replicas):
         dlq, queue = f"Replica{i}DeadLetterQueue", f"Replica{i}Queue"

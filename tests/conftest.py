@@ -65,9 +65,9 @@ def signer(aws: Stack):
 @pytest.fixture
 def chain(aws: Stack, signer):
     """A started chain: genesis sealed and completed."""
-    from chalicelib.services.sealing import create_genesis
+    from devstack.bootstrap import start_chain
 
-    create_genesis(signer)
+    start_chain()
     return signer
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from ..observability import count, logger
 from ..settings import get_settings
 from ..store import broadcast
 from ..store import ledger_store as store
+from ..store.ledger_store import StateWrite
 from ..store.models import BlockRecord, PendingRecord
 from .ledger import Clock, now_ms
 from .sealer_key import Signer
@@ -193,15 +195,18 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
     return report
 
 
-def create_genesis(signer: Signer, clock: Clock = now_ms) -> BlockRecord:
-    """Make block 0 with the entry that registers the stamp node and its key; idempotent."""
+def create_genesis(signer: Signer, clock: Clock = now_ms, writes: Sequence[StateWrite] = ()) -> BlockRecord:
+    """Make block 0 with the entry that registers the stamp node and its key; idempotent.
+
+    ``writes`` (the program's starting state) commit with the genesis entry.
+    """
     existing = store.get_block(0)
     if existing is None:
         entry = make_entry(GENESIS_ENTRY_ID, "node.registered", clock(), SYSTEM_ACTOR,
                            {"node": "stamp", "role": "stamp", "jwk": signer.jwk})
         stored = store.get_entry(GENESIS_ENTRY_ID, consistent=True)
         if stored is None:
-            store.append([store.prepare(entry)])
+            store.append([store.prepare(entry)], writes)
         else:
             entry = json.loads(stored.body)
         if entry["data"]["jwk"]["kid"] != signer.kid:

@@ -205,7 +205,9 @@ def transaction_connection() -> Connection:
 
 def reset_connections() -> None:
     """Drop cached clients (tests switch between moto back ends)."""
-    models: tuple[type[Model], ...] = (*LEDGER_MODELS, ReplicaRecord)
+    from .state_models import STATE_MODELS
+
+    models: tuple[type[Model], ...] = (*LEDGER_MODELS, ReplicaRecord, *STATE_MODELS)
     for model in models:
         model._connection = None
     for replica in range(get_settings().replica_count):

@@ -1,0 +1,1 @@
+"""Pure domain rules of the management program: no I/O, no AWS."""

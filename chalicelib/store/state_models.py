@@ -1,0 +1,134 @@
+"""The program's state: one table, one item kind per ``pk`` prefix, ``sk`` ``item`` unless said.
+
+Balances are integers of minor units. Every change to these items commits in
+the same transaction as the ledger entry that describes it.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+
+from .models import SharedClientModel, _meta
+
+ITEM = "item"
+
+
+class StateItem(SharedClientModel):
+    Meta = _meta("state")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default=ITEM)
+
+
+class ProgramRecord(StateItem):
+    """``program``: lifecycle status, its reason, the rules in force, consumer and authorisation counts."""
+
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    rules = UnicodeAttribute()
+    consumers = NumberAttribute(default=0)
+    authorisations = NumberAttribute(default=0)
+
+
+class NodeRecord(StateItem):
+    """``node#<id>``"""
+
+    node_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    kid = UnicodeAttribute()
+    jwk = UnicodeAttribute()
+    status = UnicodeAttribute()
+    identity = UnicodeAttribute(null=True)
+    identity_key = UnicodeAttribute(null=True)
+    approved = BooleanAttribute(default=False)
+    wallet_id = UnicodeAttribute(null=True)
+    ts = NumberAttribute()
+
+
+class KeyBinding(StateItem):
+    """``kid#<kid>``: the node a key belongs to (a key serves one node only)."""
+
+    node_id = UnicodeAttribute()
+
+
+class IdentityClaim(StateItem):
+    """``identity#<key>``: the merchant holding a legal identity."""
+
+    node_id = UnicodeAttribute()
+
+
+class WalletRecord(StateItem):
+    """``wallet#<id>``: balances per asset, in minor units."""
+
+    wallet_id = UnicodeAttribute()
+    node_id = UnicodeAttribute()
+    kid = UnicodeAttribute()
+    status = UnicodeAttribute()
+    fiat = NumberAttribute(default=0)
+    coin = NumberAttribute(default=0)
+    ts = NumberAttribute()
+
+
+class OrderRecord(StateItem):
+    """``order#<id>``"""
+
+    order_id = UnicodeAttribute()
+    buyer = UnicodeAttribute()
+    buyer_wallet = UnicodeAttribute()
+    seller = UnicodeAttribute()
+    seller_wallet = UnicodeAttribute()
+    quantity = NumberAttribute()
+    unit_price = NumberAttribute()
+    unit_profit = NumberAttribute()
+    amount = NumberAttribute()
+    status = UnicodeAttribute()
+    escrow = NumberAttribute(default=0)
+    rebate = NumberAttribute(default=0)
+    endorsements_needed = NumberAttribute(default=0)
+    paid_entry = UnicodeAttribute(null=True)
+    ts = NumberAttribute()
+
+
+class AuthorisationRecord(StateItem):
+    """``authz#<node>``: a consumer's authorisation of the program (once per node)."""
+
+    node_id = UnicodeAttribute()
+    ts = NumberAttribute()
+
+
+class TotalsRecord(StateItem):
+    """``totals``: coins minted and retired, the rebate reserve and fees, for the conservation checks."""
+
+    coins_minted = NumberAttribute(default=0)
+    coins_retired = NumberAttribute(default=0)
+    reserve = NumberAttribute(default=0)
+    fees = NumberAttribute(default=0)
+
+
+class HistoryRecord(StateItem):
+    """``history#<wallet>`` / ``<ts>#<entry id>``: what touched a wallet, newest last."""
+
+    entry_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    asset = UnicodeAttribute(null=True)
+    delta = NumberAttribute(default=0)
+
+
+class IdempotencyRecord(StateItem):
+    """``idem#<kid>#<Idempotency-Key>``: the first answer to a signed request, kept a day."""
+
+    request_hash = UnicodeAttribute()
+    status = NumberAttribute()
+    body = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+class NonceRecord(SharedClientModel):
+    """A signature nonce seen, kept past its signature's expiry (TTL)."""
+
+    Meta = _meta("nonces")
+    pk = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute()
+
+
+STATE_MODELS = (StateItem, ProgramRecord, NodeRecord, KeyBinding, IdentityClaim, WalletRecord, OrderRecord,
+                AuthorisationRecord, TotalsRecord, HistoryRecord, IdempotencyRecord, NonceRecord)
