@@ -2,6 +2,7 @@
 
 from chalice import Chalice
 
+from chalicelib.api.program_api import program_api
 from chalicelib.api.public import public_api
 from chalicelib.handlers.events import events
 from chalicelib.observability import observe
@@ -9,4 +10,5 @@ from chalicelib.observability import observe
 app = Chalice(app_name="covenant")
 app.register_middleware(observe, "all")
 app.register_blueprint(public_api)
+app.register_blueprint(program_api)
 app.register_blueprint(events)

@@ -90,3 +90,36 @@ def drain_queue(url: str) -> list[dict]:
 
 def body_of(record: dict) -> dict:
     return json.loads(record["body"])
+
+
+@pytest.fixture
+def http(chain):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="test") as client:
+        yield client.http
+
+
+@pytest.fixture
+def stamp(http, chain):
+    from tests.actors import Actor
+
+    return Actor(http, key=chain.key, node="stamp", wallet="w-stamp")
+
+
+@pytest.fixture
+def running(http, stamp):
+    """A running program: three consumers (two authorised) and an approved merchant, all funded."""
+    from types import SimpleNamespace
+
+    from tests.actors import expect, register_consumer, register_merchant
+
+    consumers = [register_consumer(http) for _ in range(3)]
+    for consumer in consumers[:2]:
+        expect(consumer.post("/program/authorisations"), 201)
+    merchant = register_merchant(http, stamp)
+    for actor in (*consumers, merchant):
+        expect(stamp.post("/deposits", {"wallet": actor.wallet, "amount": 500_000}), 201)
+    return SimpleNamespace(consumers=consumers, merchant=merchant, stamp=stamp, http=http)

@@ -10,6 +10,7 @@ from chalice.app import Blueprint, Rate
 
 from ..observability import logger
 from ..services import reading
+from ..services.legality import sweep
 from ..services.replication import parse_block_message, receive_block, replica_of_queue
 from ..services.sealer_key import load_signer
 from ..services.sealing import seal_pending_entries
@@ -24,6 +25,13 @@ def seal_blocks(event: Any) -> dict[str, Any]:
     logger.info("sealing run", extra={"blocks": report.blocks, "entries": report.entries,
                                       "lost_races": report.lost_races, "completed": report.completed})
     return {"blocks": report.blocks, "entries": report.entries}
+
+
+@events.schedule(Rate(5, unit=Rate.MINUTES), name="legality_sweep")
+def legality_sweep(event: Any) -> dict[str, Any]:
+    report = sweep()
+    logger.info("legality sweep", extra=report)
+    return report
 
 
 def replicate_record(record: SQSRecord) -> str:

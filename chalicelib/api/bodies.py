@@ -1,0 +1,88 @@
+"""Request bodies, one pydantic model each: strict types, no unknown fields, integer minor units."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from ..ledger.canonical import MAX_SAFE_INTEGER
+
+Amount = Annotated[int, Field(strict=True, gt=0, le=MAX_SAFE_INTEGER)]
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Jwk(Body):
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
+    kid: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class MerchantIdentity(Body):
+    legal_name: Text
+    licence_number: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+    registered_ip: str
+    contact: Text
+
+    @field_validator("registered_ip")
+    @classmethod
+    def an_ip_address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError as exc:
+            raise ValueError("must be an IPv4 or IPv6 address") from exc
+
+
+class RegisterNode(Body):
+    role: Literal["consumer", "merchant"]
+    jwk: Jwk
+    identity: MerchantIdentity | None = None
+
+    @model_validator(mode="after")
+    def merchants_have_identity(self) -> RegisterNode:
+        if (self.role == "merchant") != (self.identity is not None):
+            raise ValueError("merchants register with an identity; consumers without one")
+        return self
+
+
+class Empty(Body):
+    pass
+
+
+class WalletAmount(Body):
+    wallet: Id
+    amount: Amount
+
+
+class PlaceOrder(Body):
+    wallet: Id
+    seller: Id
+    quantity: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+    unit_price: Amount
+    unit_profit: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)]
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+
+    @model_validator(mode="after")
+    def sane_amounts(self) -> PlaceOrder:
+        if self.unit_profit > self.unit_price:
+            raise ValueError("unit_profit cannot exceed unit_price")
+        if self.quantity * self.unit_price > MAX_SAFE_INTEGER:
+            raise ValueError("quantity x unit_price is too large")
+        return self
+
+
+class Payment(Body):
+    wallet: Id
+
+
+class Exchange(Body):
+    wallet: Id
+    direction: Literal["coin_to_fiat", "fiat_to_coin"]
+    amount: Amount

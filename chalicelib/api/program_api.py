@@ -1,0 +1,110 @@
+"""The management program's API: signed writes, public reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from ..services import exchange, legality, money, nodes, program, trading
+from ..services.signed import SignedRequest
+from . import bodies
+from .routing import int_param, query, route
+from .signed_routes import Answer, signed_route
+
+program_api = Blueprint(__name__)
+
+
+@signed_route(program_api, "/nodes", bodies.RegisterNode, registration=True)
+def register_node(signed: SignedRequest, body: bodies.RegisterNode) -> Answer:
+    identity = body.identity.model_dump() if body.identity else None
+    return nodes.register(signed, body.role, body.jwk.model_dump(), identity)
+
+
+@signed_route(program_api, "/nodes/{node_id}/approval", bodies.Empty)
+def approve_merchant(signed: SignedRequest, body: bodies.Empty, node_id: str) -> Answer:
+    return nodes.approve_merchant(signed, node_id)
+
+
+@signed_route(program_api, "/program/authorisations", bodies.Empty)
+def authorise_program(signed: SignedRequest, body: bodies.Empty) -> Answer:
+    return program.authorise(signed)
+
+
+@signed_route(program_api, "/deposits", bodies.WalletAmount)
+def deposit(signed: SignedRequest, body: bodies.WalletAmount) -> Answer:
+    return money.deposit(signed, body.wallet, body.amount)
+
+
+@signed_route(program_api, "/withdrawals", bodies.WalletAmount)
+def withdraw(signed: SignedRequest, body: bodies.WalletAmount) -> Answer:
+    return money.withdraw(signed, body.wallet, body.amount)
+
+
+@signed_route(program_api, "/orders", bodies.PlaceOrder)
+def place_order(signed: SignedRequest, body: bodies.PlaceOrder) -> Answer:
+    return trading.place_order(signed, body.wallet, body.seller, body.quantity, body.unit_price, body.unit_profit,
+                               body.description)
+
+
+@signed_route(program_api, "/orders/{order_id}/payment", bodies.Payment)
+def pay_order(signed: SignedRequest, body: bodies.Payment, order_id: str) -> Answer:
+    return trading.pay(signed, order_id, body.wallet)
+
+
+@signed_route(program_api, "/orders/{order_id}/shipment", bodies.Empty)
+def ship_order(signed: SignedRequest, body: bodies.Empty, order_id: str) -> Answer:
+    return trading.ship(signed, order_id)
+
+
+@signed_route(program_api, "/orders/{order_id}/receipt", bodies.Empty)
+def confirm_receipt(signed: SignedRequest, body: bodies.Empty, order_id: str) -> Answer:
+    return trading.confirm_receipt(signed, order_id)
+
+
+@signed_route(program_api, "/orders/{order_id}/cancellation", bodies.Empty)
+def cancel_order(signed: SignedRequest, body: bodies.Empty, order_id: str) -> Answer:
+    return trading.cancel(signed, order_id)
+
+
+@signed_route(program_api, "/exchanges", bodies.Exchange)
+def exchange_coins(signed: SignedRequest, body: bodies.Exchange) -> Answer:
+    return exchange.exchange(signed, body.wallet, body.direction, body.amount)
+
+
+@signed_route(program_api, "/sweeps", bodies.Empty)
+def run_sweep(signed: SignedRequest, body: bodies.Empty) -> Answer:
+    program.require_stamp(signed)
+    return 200, legality.sweep()
+
+
+@route(program_api, "/program", methods=["GET"])
+def program_status() -> dict[str, Any]:
+    query(program_api, set())
+    return program.status()
+
+
+@route(program_api, "/nodes/{node_id}", methods=["GET"])
+def get_node(node_id: str) -> dict[str, Any]:
+    query(program_api, set())
+    return nodes.node_view(nodes.get_node(node_id))
+
+
+@route(program_api, "/wallets/{wallet_id}", methods=["GET"])
+def get_wallet(wallet_id: str) -> dict[str, Any]:
+    query(program_api, set())
+    return money.balance(wallet_id)
+
+
+@route(program_api, "/wallets/{wallet_id}/history", methods=["GET"])
+def wallet_history(wallet_id: str) -> dict[str, Any]:
+    params = query(program_api, {"cursor", "limit"})
+    limit = int_param("limit", params["limit"], 1, 500) if "limit" in params else money.HISTORY_PAGE
+    return money.wallet_history(wallet_id, params.get("cursor"), limit)
+
+
+@route(program_api, "/orders/{order_id}", methods=["GET"])
+def get_order(order_id: str) -> dict[str, Any]:
+    query(program_api, set())
+    order = trading.get_order(order_id)
+    return {**trading.order_view(order), "finality": trading.finality(order)}

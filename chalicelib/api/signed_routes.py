@@ -1,0 +1,103 @@
+"""Registering mutating routes: every one signed (RFC 9421), idempotent, and validated."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Conflict, CovenantError, InvalidParameter, ValidationFailed
+from ..observability import logger
+from ..services.signed import SignedRequest, authenticate
+from .routing import JSON, error_response
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def _target_uri(request: Any) -> str:
+    headers = request.headers
+    scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
+    host = headers.get("host", "localhost")
+    return f"{scheme}://{host}{request.context.get('path') or request.path}"
+
+
+def _body(model: type[BaseModel], text: str) -> BaseModel:
+    try:
+        return model.model_validate_json(text or "{}")
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in error["loc"]) or "body", "message": error["msg"]}
+                   for error in exc.errors()]
+        first = details[0]
+        raise ValidationFailed(f"{first['field']}: {first['message']}", field=first["field"],
+                               details=details) from exc
+
+
+def _registering_jwk(text: str) -> dict[str, Any] | None:
+    try:
+        jwk = json.loads(text).get("jwk")
+    except (ValueError, AttributeError):
+        return None
+    return jwk if isinstance(jwk, dict) else None
+
+
+def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
+                 registration: bool = False) -> Callable[[Callable[..., Answer]], Any]:
+    """``view(signed, body, **path_params) -> (status, answer)``, reached only by a valid signed request."""
+    def register(view: Callable[..., Answer]) -> Callable[..., Answer]:
+        @functools.wraps(view)
+        def handler(**params: Any) -> Response:
+            request = bp.current_request
+            signed: SignedRequest | None = None
+            try:
+                if request.query_params:
+                    raise InvalidParameter("mutating requests carry no query string", field="query")
+                raw = request.raw_body or b""
+                if isinstance(raw, str):
+                    raw = raw.encode("utf-8")
+                signed = authenticate(request.method, _target_uri(request), dict(request.headers), raw,
+                                      registering=_registering_jwk(raw.decode("utf-8", "replace"))
+                                      if registration else None)
+                replay = signed.first_answer()
+                if replay is not None:
+                    return _answer(replay, replayed=True)
+                signed.consume_nonce()
+                body = _body(model, signed.body)
+                return _answer(view(signed, body, **params))
+            except Conflict as error:
+                replay = _first_answer(signed)
+                if replay is not None:  # a concurrent duplicate committed first
+                    return _answer(replay, replayed=True)
+                logger.info("request refused", extra={"code": error.code, "field": error.field})
+                return error_response(error)
+            except CovenantError as error:
+                logger.info("request refused", extra={"code": error.code, "field": error.field})
+                return error_response(error)
+            except Exception:
+                logger.exception("unhandled error")
+                return error_response(CovenantError("an internal error occurred"))
+
+        bp.route(path, methods=["POST"], content_types=["application/json"])(handler)
+        return view
+
+    return register
+
+
+def _first_answer(signed: SignedRequest | None) -> Answer | None:
+    if signed is None:
+        return None
+    try:
+        return signed.first_answer()
+    except CovenantError:
+        return None
+
+
+def _answer(answer: Answer, replayed: bool = False) -> Response:
+    headers = dict(JSON)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    status, body = answer
+    return Response(body=body, status_code=status, headers=headers)

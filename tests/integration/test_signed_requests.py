@@ -1,0 +1,186 @@
+"""RFC 9421 signed requests: every refusal has its own status and code; an independent client works."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.actors import Actor, answer, expect, register_consumer
+
+PATH = "/program/authorisations"
+
+
+@pytest.fixture
+def consumer(http):
+    return register_consumer(http)
+
+
+def _post(http, path, raw, headers):
+    return http.post(path, body=raw, headers=headers)
+
+
+def test_a_well_signed_request_is_accepted_and_its_auth_is_stored(consumer):
+    body = expect(consumer.post(PATH), 201)
+    from chalicelib.store.ledger_store import get_entry
+
+    entry = json.loads(get_entry(body["entry"], consistent=True).body)
+    assert entry["auth"]["kid"] == consumer.kid and entry["actor"] == consumer.node
+    from chalicelib.ledger.auth import auth_problem
+
+    assert auth_problem(entry["auth"], consumer.jwk) is None
+
+
+def test_missing_signature_headers(http):
+    raw = b"{}"
+    response = _post(http, PATH, raw, {"Content-Type": "application/json", "Host": "localhost"})
+    expect(response, 401, "signature_missing")
+
+
+def test_malformed_signature_headers(consumer, http):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    headers["Signature-Input"] = "sig1=not a list ((("
+    expect(_post(http, PATH, raw, headers), 401, "signature_malformed")
+
+
+def test_a_signature_must_cover_the_body_digest(consumer, http):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    headers["Signature-Input"] = headers["Signature-Input"].replace(' "content-digest"', "")
+    expect(_post(http, PATH, raw, headers), 401, "signature_incomplete")
+
+
+def test_unknown_key(http):
+    stranger = Actor(http)
+    expect(stranger.post(PATH), 401, "unknown_key")
+
+
+def test_a_body_that_does_not_match_its_digest(consumer, http):
+    headers = consumer.signed_headers(PATH, b"{}")
+    expect(_post(http, PATH, b'{"x":1}', headers), 401, "digest_mismatch")
+
+
+def test_a_bad_signature(consumer, http):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    headers["Idempotency-Key"] = "changed-after-signing"
+    expect(_post(http, PATH, raw, headers), 401, "bad_signature")
+
+
+def test_a_signature_from_another_key_with_this_keyid(consumer, http):
+    impostor = Actor(http, key=Ed25519PrivateKey.generate())
+    raw = b"{}"
+    headers = impostor.signed_headers(PATH, raw)
+    headers["Signature-Input"] = headers["Signature-Input"].replace(impostor.kid, consumer.kid)
+    expect(_post(http, PATH, raw, headers), 401, "bad_signature")
+
+
+def test_clock_skew_beyond_five_minutes(consumer):
+    expect(consumer.post(PATH, now=int(time.time()) - 400, lifetime=600), 401, "clock_skew")
+    expect(consumer.post(PATH, now=int(time.time()) + 400), 401, "clock_skew")
+
+
+def test_an_expired_signature(consumer):
+    expect(consumer.post(PATH, now=int(time.time()) - 100, lifetime=60), 401, "signature_expired")
+
+
+def test_a_reused_nonce(consumer):
+    expect(consumer.post("/program/authorisations", nonce="same-nonce-123"), 201)
+    expect(consumer.post("/program/authorisations", nonce="same-nonce-123"), 401, "nonce_reused")
+
+
+def test_an_unsupported_algorithm(consumer, http):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    headers["Signature-Input"] = headers["Signature-Input"].replace('alg="ed25519"', 'alg="rsa-pss-sha512"')
+    expect(_post(http, PATH, raw, headers), 401, "unsupported_algorithm")
+
+
+def test_a_key_cannot_act_for_another_nodes_wallet(running):
+    buyer, other = running.consumers[0], running.consumers[1]
+    response = buyer.post("/orders", {"wallet": other.wallet, "seller": running.merchant.node, "quantity": 1,
+                                      "unit_price": 1000, "unit_profit": 100})
+    expect(response, 403, "not_your_wallet")
+
+
+def test_refusal_codes_are_distinct():
+    codes = ["signature_missing", "signature_malformed", "signature_incomplete", "unknown_key", "digest_mismatch",
+             "bad_signature", "clock_skew", "signature_expired", "nonce_reused", "unsupported_algorithm",
+             "not_your_wallet"]
+    assert len(set(codes)) == len(codes)
+
+
+def test_a_retry_returns_the_first_answer_and_changes_nothing(running):
+    stamp, wallet = running.stamp, running.consumers[0].wallet
+    raw = json.dumps({"wallet": wallet, "amount": 700}).encode()
+    headers = stamp.signed_headers("/deposits", raw, idempotency_key="deposit-1")
+    first = _post(running.http, "/deposits", raw, headers)
+    again = _post(running.http, "/deposits", raw, headers)  # the very same request, nonce and all
+    assert first.status_code == again.status_code == 201
+    assert answer(first) == answer(again) and again.headers.get("Idempotent-Replayed") == "true"
+    resigned = stamp.post("/deposits", {"wallet": wallet, "amount": 700}, idempotency_key="deposit-1")
+    assert answer(resigned) == answer(first)
+    balance = answer(running.http.get(f"/wallets/{wallet}"))["balances"]["fiat"]
+    assert balance == 500_000 + 700
+
+
+def test_the_same_idempotency_key_for_another_request_is_refused(running):
+    wallet = running.consumers[0].wallet
+    expect(running.stamp.post("/deposits", {"wallet": wallet, "amount": 1}, idempotency_key="k-1"), 201)
+    expect(running.stamp.post("/deposits", {"wallet": wallet, "amount": 2}, idempotency_key="k-1"), 409,
+           "idempotency_key_reused")
+
+
+def test_the_independent_requests_http_signature_client_is_accepted(consumer, http):
+    from requests_http_signature import HTTPSignatureAuth, algorithms
+
+    request = requests.Request("POST", f"http://localhost{PATH}", data=b"{}",
+                               headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
+    prepared = request.prepare()
+    auth = HTTPSignatureAuth(signature_algorithm=algorithms.ED25519, key=consumer.key, key_id=consumer.kid,
+                             covered_component_ids=("@method", "@target-uri", "content-digest", "idempotency-key"),
+                             use_nonce=True, expires_in=__import__("datetime").timedelta(minutes=5))
+    signed = auth(prepared)
+    headers = {k: v for k, v in signed.headers.items()}
+    headers["Host"] = "localhost"
+    expect(_post(http, PATH, signed.body, headers), 201)
+
+
+IDENTITY = {"legal_name": "Acme", "licence_number": "L-1", "registered_ip": "198.51.100.4", "contact": "a@b.example"}
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"role": "admin"}, "role"),
+    ({"role": "merchant"}, "body"),  # a merchant needs its identity
+    ({"identity": IDENTITY}, "body"),  # a consumer has none
+    ({"role": "merchant", "identity": {**IDENTITY, "registered_ip": "not-an-ip"}}, "identity.registered_ip"),
+    ({"role": "merchant", "identity": {**IDENTITY, "legal_name": ""}}, "identity.legal_name"),
+    ({"extra": 1}, "extra"),
+])
+def test_registration_bodies_are_validated_field_by_field(http, change, field):
+    actor = Actor(http)
+    error = expect(actor.post("/nodes", {"role": "consumer", "jwk": actor.jwk, **change}), 400, "invalid_body")
+    assert error["error"]["field"] == field and error["error"]["details"]
+
+
+def test_registering_someone_elses_key_is_refused(http):
+    actor, other = Actor(http), Actor(http)
+    expect(actor.post("/nodes", {"role": "consumer", "jwk": other.jwk}), 401, "unknown_key")
+
+
+def test_a_key_registers_once(http):
+    consumer = register_consumer(http)
+    expect(consumer.post("/nodes", {"role": "consumer", "jwk": consumer.jwk}), 409, "key_already_registered")
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'{"wallet": "w", "amount": 1.5}',
+                                  b'{"wallet": "w", "amount": "100"}', b'{"wallet": "w", "amount": -5}'])
+def test_malformed_bodies_answer_400(running, body):
+    headers = running.stamp.signed_headers("/deposits", body)
+    response = running.http.post("/deposits", body=body, headers=headers)
+    expect(response, 400, "invalid_body")
