@@ -14,7 +14,7 @@ from ..domain.rules import exchange_fee
 from ..errors import Conflict
 from ..store.state_models import ITEM, TotalsRecord
 from .ledger import Draft, commit, new_entry_id, now_ms
-from .money import credit, debit, history, refused_debit
+from .money import credit, exchange_assets, history, refused_debit
 from .program import STAMP_WALLET, require_running, rules, update
 from .signed import SignedRequest
 from .trading import _own_wallet, _trader
@@ -36,7 +36,7 @@ def exchange(signed: SignedRequest, wallet_id: str, direction: str, amount: int)
         data = {"wallet": wallet_id, "coins": amount, "fee": fee, "fiat": paid, "rule": "exchange_fee",
                 "inputs": {"exchange_fee_bps": program_rules.exchange_fee_bps}}
         spent, writes = "coin", [
-            debit(wallet_id, "coin", amount), credit(wallet_id, "fiat", paid),
+            exchange_assets(wallet_id, "coin", amount, "fiat", paid),
             credit(STAMP_WALLET, "fiat", fee, require_active=False),
             update(totals, [TotalsRecord.coins_retired.add(amount), TotalsRecord.reserve.add(-amount),
                             TotalsRecord.fees.add(fee)], TotalsRecord.reserve >= amount),
@@ -48,7 +48,7 @@ def exchange(signed: SignedRequest, wallet_id: str, direction: str, amount: int)
         answer = {"wallet": wallet_id, "direction": direction, "fiat": amount, "coins": amount, "entry": entry_id}
         data = {"wallet": wallet_id, "fiat": amount, "coins": amount, "rule": "peg"}
         spent, writes = "fiat", [
-            debit(wallet_id, "fiat", amount), credit(wallet_id, "coin", amount),
+            exchange_assets(wallet_id, "fiat", amount, "coin", amount),
             update(totals, [TotalsRecord.coins_minted.add(amount), TotalsRecord.reserve.add(amount)]),
             history(wallet_id, entry_id, "coin.bought", "fiat", -amount, ts),
             history(wallet_id, entry_id + ".coin", "coin.bought", "coin", amount, ts),

@@ -7,6 +7,7 @@ active, so no balance can go negative, whatever runs concurrently.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -35,6 +36,17 @@ def credit(wallet_id: str, asset: str, amount: int, require_active: bool = True)
     def write(tx: TransactWrite) -> None:
         tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=[attribute.add(amount)],
                   condition=condition)
+
+    return write
+
+
+def exchange_assets(wallet_id: str, spend: str, amount: int, receive: str, received: int) -> StateWrite:
+    """Spend one asset and receive the other in one update (DynamoDB allows one write per item per transaction)."""
+    spent, got = getattr(WalletRecord, spend), getattr(WalletRecord, receive)
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=[spent.add(-amount), got.add(received)],
+                  condition=(spent >= amount) & (WalletRecord.status == "active"))
 
     return write
 
@@ -102,10 +114,9 @@ def balance(wallet_id: str) -> dict[str, Any]:
 
 
 def wallet_history(wallet_id: str, cursor: str | None = None, limit: int = HISTORY_PAGE) -> dict[str, Any]:
-    if cursor is not None and not _CURSOR.match(cursor):
-        raise InvalidParameter("cursor is malformed", field="cursor")
+    after = _decode_cursor(cursor) if cursor is not None else None
     get_wallet(wallet_id)
-    condition = HistoryRecord.sk > cursor if cursor else None
+    condition = HistoryRecord.sk > after if after else None
     try:
         page = list(HistoryRecord.query(f"history#{wallet_id}", range_key_condition=condition, limit=limit + 1,
                                         consistent_read=True))
@@ -113,4 +124,19 @@ def wallet_history(wallet_id: str, cursor: str | None = None, limit: int = HISTO
         raise StorageError("could not read the history") from exc
     items = [{"entry": r.entry_id, "type": r.type, "asset": r.asset, "delta": int(r.delta),
               "ts": int(r.sk.split("#", 1)[0])} for r in page[:limit]]
-    return {"wallet": wallet_id, "history": items, "next": page[limit - 1].sk if len(page) > limit else None}
+    following = _encode_cursor(page[limit - 1].sk) if len(page) > limit else None
+    return {"wallet": wallet_id, "history": items, "next": following}
+
+
+def _encode_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameter("cursor is malformed", field="cursor") from exc
+    if not _CURSOR.match(sk):
+        raise InvalidParameter("cursor is malformed", field="cursor")
+    return sk

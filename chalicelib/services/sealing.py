@@ -132,7 +132,7 @@ def complete_block(record: BlockRecord, prior: BlockRecord | None) -> None:
     if changes:
         store.record_sealer_keys(changes)
     broadcast.publish_block(block_view(record, entries))
-    store.delete_pending((store.shard_of(e["id"]), store.pending_seq(e["ts"], e["id"])) for e in entries)
+    store.delete_pending((store.shard_of(entry_id), stored[entry_id].seq) for entry_id in record.ids)
     store.advance_completed_height(height)
     logger.info("block completed", extra={"height": height, "entries": header["count"]})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,8 +63,9 @@ def shard_of(entry_id: str) -> int:
     return int.from_bytes(hashlib.sha256(entry_id.encode("utf-8")).digest()[:4], "big") % PENDING_SHARDS
 
 
-def pending_seq(ts: int, entry_id: str) -> str:
-    return f"{ts:013d}#{entry_id}"
+def pending_seq(ts: int, commit_token: str, position: int) -> str:
+    """Queue order: commit time, then the commit, then the entry's place in it."""
+    return f"{ts:013d}#{commit_token}#{position:03d}"
 
 
 def _condition_failed(exc: PynamoDBException) -> bool:
@@ -74,14 +76,14 @@ def _condition_failed(exc: PynamoDBException) -> bool:
 
 def append(entries: Sequence[PreparedEntry], writes: Sequence[StateWrite] = ()) -> None:
     """Commit entries, their sealing-queue items and the state writes in one transaction."""
+    token = secrets.token_hex(6)
     try:
         with TransactWrite(connection=transaction_connection()) as tx:
-            for prepared in entries:
-                record = EntryRecord(id=prepared.id, body=prepared.body, leaf=prepared.leaf)
+            for position, prepared in enumerate(entries):
+                seq = pending_seq(int(prepared.entry["ts"]), token, position)
+                record = EntryRecord(id=prepared.id, body=prepared.body, leaf=prepared.leaf, seq=seq)
                 tx.save(record, condition=EntryRecord.id.does_not_exist())
-                ts = int(prepared.entry["ts"])
-                tx.save(PendingRecord(shard=shard_of(prepared.id), seq=pending_seq(ts, prepared.id),
-                                      id=prepared.id, leaf=prepared.leaf))
+                tx.save(PendingRecord(shard=shard_of(prepared.id), seq=seq, id=prepared.id, leaf=prepared.leaf))
             for write in writes:
                 write(tx)
     except TransactWriteError as exc:

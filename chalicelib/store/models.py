@@ -85,6 +85,7 @@ class EntryRecord(SharedClientModel):
     id = UnicodeAttribute(hash_key=True)
     body = UnicodeAttribute()
     leaf = UnicodeAttribute()
+    seq = UnicodeAttribute()  # its sealing-queue key: commit time, commit, position in the commit
 
 
 class BlockRecord(SharedClientModel):

@@ -124,3 +124,10 @@ def test_floats_and_unsafe_integers_never_enter_the_ledger(chain, data):
     with pytest.raises(InvalidParameter):
         commit([Draft("test.note", "system", data)])
     assert seal_pending_entries(chain).entries == 0
+
+
+def test_entries_committed_together_keep_their_order(chain):
+    ids = [e["id"] for e in commit([Draft("test.step", "system", {"step": s}, id=f"zz-{9 - s}") for s in range(9)])]
+    seal_pending_entries(chain)
+    sealed = [e["id"] for e in reading.full_block(1)["entries"]]
+    assert sealed == ids  # commit order, not the ids' (reversed) order

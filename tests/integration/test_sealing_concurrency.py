@@ -152,14 +152,13 @@ def test_a_crash_halfway_through_clearing_the_queue(chain, small_blocks, monkeyp
 
 
 def test_a_stale_queue_item_of_a_sealed_entry_is_cleared_not_sealed_again(chain):
-    from chalicelib.store.ledger_store import pending_seq, shard_of
+    from chalicelib.store.ledger_store import shard_of
     from chalicelib.store.models import EntryRecord, PendingRecord
 
     entry = commit([Draft("test.note", "system", {"n": 1})])[0]
     seal_pending_entries(chain)
     stored = EntryRecord.get(entry["id"])
-    PendingRecord(shard=shard_of(entry["id"]), seq=pending_seq(entry["ts"], entry["id"]), id=entry["id"],
-                  leaf=stored.leaf).save()
+    PendingRecord(shard=shard_of(entry["id"]), seq=stored.seq, id=entry["id"], leaf=stored.leaf).save()
     assert pending_count() == 1
     assert seal_pending_entries(chain).blocks == []
     assert pending_count() == 0
