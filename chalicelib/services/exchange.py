@@ -33,7 +33,8 @@ def exchange(signed: SignedRequest, wallet_id: str, direction: str, amount: int)
         paid = amount - fee
         answer = {"wallet": wallet_id, "direction": direction, "coins": amount, "fee": fee, "fiat": paid,
                   "entry": entry_id}
-        data = {"wallet": wallet_id, "coins": amount, "fee": fee, "fiat": paid, "rule": "exchange_fee",
+        data = {"wallet": wallet_id, "coins": amount, "fee": fee, "fiat": paid, "fee_wallet": STAMP_WALLET,
+                "rule": "exchange_fee",
                 "inputs": {"exchange_fee_bps": program_rules.exchange_fee_bps}}
         spent, writes = "coin", [
             exchange_assets(wallet_id, "coin", amount, "fiat", paid),

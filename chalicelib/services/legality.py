@@ -13,22 +13,17 @@ from pynamodb.exceptions import PynamoDBException
 
 from ..domain.legality import Findings, NodeView, WalletView, find_violations
 from ..errors import StorageError
-from ..store.state_models import ITEM, NodeRecord, ProgramRecord, StateItem, WalletRecord
+from ..store.state_models import ITEM, NodeRecord, ProgramRecord, WalletRecord
 from .ledger import Draft, commit
 from .program import HALTED, STAMP_NODE, program, start_if_authorised, update
 
 
 def snapshot() -> tuple[list[NodeView], list[WalletView]]:
-    nodes, wallets = [], []
     try:
-        for item in StateItem.scan(StateItem.pk.startswith("node#") | StateItem.pk.startswith("wallet#")):
-            pk = str(item.pk)
-            if pk.startswith("node#"):
-                node = NodeRecord.from_raw_data(item.serialize())
-                nodes.append(NodeView(node.node_id, node.role, node.status, int(node.ts), node.identity_key))
-            else:
-                wallet = WalletRecord.from_raw_data(item.serialize())
-                wallets.append(WalletView(wallet.wallet_id, wallet.node_id, wallet.status, int(wallet.ts)))
+        nodes = [NodeView(n.node_id, n.role, n.status, int(n.ts), n.identity_key)
+                 for n in NodeRecord.scan(NodeRecord.pk.startswith("node#"))]
+        wallets = [WalletView(w.wallet_id, w.node_id, w.status, int(w.ts))
+                   for w in WalletRecord.scan(WalletRecord.pk.startswith("wallet#"))]
     except PynamoDBException as exc:
         raise StorageError("could not read nodes and wallets") from exc
     return nodes, wallets
