@@ -160,3 +160,75 @@ def test_the_stack_stops_on_ctrl_c_and_starts_cleanly_again(tmp_path):
         assert keys[0]["kid"] == head["header"]["sealer"]
     finally:
         assert second.stop() == 0
+
+
+def _cli(home: Path, api: str, *args: str) -> dict:
+    """Run the people's client as a person would, and return its JSON answer."""
+    import io
+
+    from chalicelib.client.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--api", api, "--home", str(home), "--json", *args], out, err)
+    assert code == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
+def test_a_full_trade_with_the_cli_and_an_independent_client(tmp_path):
+    stack = Stack(tmp_path)
+    try:
+        home, api = tmp_path / "people", stack.api
+        # Given two consumers and a merchant, each with a key made on their own machine
+        for person in ("alice", "bob"):
+            _cli(home, api, "--profile", person, "keys")
+            _cli(home, api, "--profile", person, "register", "consumer")
+        _cli(home, api, "--profile", "shop", "keys")
+        shop = _cli(home, api, "--profile", "shop", "register", "merchant", "--legal-name", "Lamp Shop Ltd",
+                    "--licence", "LS-77", "--ip", "203.0.113.9", "--contact", "hello@lamps.example")
+        _cli(home, api, "--profile", "stamp", "import-key", str(stack.state / "sealer-key.pem"), "--node", "stamp",
+             "--wallet", "w-stamp")
+        _cli(home, api, "--profile", "stamp", "approve", shop["node"])
+        # When they authorise the program and trade
+        for person in ("alice", "bob"):
+            _cli(home, api, "--profile", person, "authorise")
+        assert _cli(home, api, "program")["status"] == "running"
+        alice = json.loads((home / "alice" / "profile.json").read_text())
+        _cli(home, api, "--profile", "stamp", "deposit", alice["wallet"], "500.00")
+        order = _cli(home, api, "--profile", "alice", "order", shop["node"], "--quantity", "2", "--unit-price",
+                     "25.00", "--unit-profit", "5.00", "--description", "two desk lamps")
+        _cli(home, api, "--profile", "alice", "pay", order["order"])
+        shipped = _cli(home, api, "--profile", "shop", "ship", order["order"])
+        _cli(home, api, "--profile", "alice", "confirm", order["order"])
+        # Then the rebate (2 x 5.00 x 20% = 2.00) is minted to alice as coins
+        assert shipped["rebate"] == 200
+        assert _cli(home, api, "--profile", "alice", "balance")["balances"] == {"fiat": 45_000, "coin": 200}
+        sold = _cli(home, api, "--profile", "alice", "exchange", "--to", "fiat", "1.00")
+        assert (sold["fee"], sold["fiat"]) == (2, 98)
+        kinds = [h["type"] for h in _cli(home, api, "--profile", "alice", "history")["history"]]
+        assert kinds == ["fiat.deposited", "order.paid", "coin.minted", "coin.exchanged", "coin.exchanged"]
+
+        # And an independent RFC 9421 client over real HTTP is accepted
+        import datetime
+
+        import requests
+        from requests_http_signature import HTTPSignatureAuth, algorithms
+
+        from chalicelib.ledger.keys import private_key_from_pem
+
+        bob_key = private_key_from_pem((home / "bob" / "key.pem").read_bytes())
+        bob = json.loads((home / "bob" / "profile.json").read_text())
+        auth = HTTPSignatureAuth(signature_algorithm=algorithms.ED25519, key=bob_key, key_id=bob["kid"],
+                                 covered_component_ids=("@method", "@target-uri", "content-digest",
+                                                        "idempotency-key"),
+                                 use_nonce=True, expires_in=datetime.timedelta(minutes=2))
+        response = requests.post(f"{api}/exchanges", json={"wallet": bob["wallet"], "direction": "fiat_to_coin",
+                                                           "amount": 1}, auth=auth,
+                                 headers={"Idempotency-Key": "bob-1"}, timeout=30)
+        assert response.status_code == 409 and response.json()["error"]["code"] == "insufficient_funds"
+
+        # And the whole chain, every signed request in it, verifies through the API
+        _until(lambda: _get(f"{api}/chain/head")["header"]["log_size"] >= 15, 60, "sealing", stack.log_path)
+        result = _verify("chain", "--api", api, "--no-progress")
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        stack.stop()

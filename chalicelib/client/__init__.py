@@ -1,0 +1,1 @@
+"""The command line client for people: keys made here, every request signed here."""

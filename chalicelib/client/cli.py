@@ -1,0 +1,267 @@
+"""covenant: use a Covenant ledger from the command line.
+
+Keys are made on this machine and never leave it; every request is signed
+here (RFC 9421, Ed25519). A profile is a folder holding one key and the node
+and wallet it registered: $COVENANT_HOME/<profile> (default ~/.covenant).
+Amounts are typed as decimals (12.50) and sent as integers of minor units.
+
+    covenant --profile alice keys
+    covenant --profile alice register consumer
+    covenant --profile shop register merchant --legal-name "Acme Ltd" --licence L-1 \\
+        --ip 203.0.113.7 --contact ops@acme.example
+    covenant --profile stamp import-key .state/sealer-key.pem --node stamp --wallet w-stamp
+    covenant --profile stamp approve m-...
+    covenant --profile alice authorise
+    covenant --profile stamp deposit w-... 500.00
+    covenant --profile alice order m-... --quantity 2 --unit-price 25.00 --unit-profit 5.00
+    covenant --profile alice pay o-...      covenant --profile shop ship o-...
+    covenant --profile alice confirm o-...  covenant --profile alice cancel o-...
+    covenant --profile alice balance        covenant --profile alice history
+    covenant --profile alice exchange --to fiat 1.00
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TextIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..ledger import httpsig
+from ..ledger.keys import KeyFormatError, jwk_of, private_key_from_pem, private_key_to_pem
+
+OK, REFUSED, FAILED = 0, 1, 2
+
+
+class CliError(Exception):
+    pass
+
+
+def minor_units(text: str, allow_zero: bool = False) -> int:
+    """``12.5`` -> 1250 exactly; more than two decimals or a negative amount is an error."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise CliError(f"{text!r} is not an amount") from exc
+    cents = value * 100
+    if not value.is_finite() or value < 0 or (value == 0 and not allow_zero) or cents != cents.to_integral_value():
+        raise CliError(f"{text!r} must be a positive amount with at most two decimals")
+    return int(cents)
+
+
+def shown(units: int) -> str:
+    sign = "-" if units < 0 else ""
+    return f"{sign}{abs(units) // 100}.{abs(units) % 100:02d}"
+
+
+class Profile:
+    def __init__(self, home: Path, name: str):
+        self.folder = home / name
+        self.name = name
+
+    @property
+    def key_path(self) -> Path:
+        return self.folder / "key.pem"
+
+    def key(self) -> Ed25519PrivateKey:
+        try:
+            return private_key_from_pem(self.key_path.read_bytes())
+        except FileNotFoundError as exc:
+            raise CliError(f"profile {self.name} has no key: run `covenant --profile {self.name} keys`") from exc
+        except KeyFormatError as exc:
+            raise CliError(f"{self.key_path}: {exc}") from exc
+
+    def save_key(self, key: Ed25519PrivateKey) -> None:
+        if self.key_path.exists():
+            raise CliError(f"profile {self.name} already has a key; it is never overwritten")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.key_path.write_bytes(private_key_to_pem(key))
+        self.key_path.chmod(0o600)
+
+    def facts(self) -> dict[str, Any]:
+        path = self.folder / "profile.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def remember(self, **facts: Any) -> None:
+        merged = {**self.facts(), **{k: v for k, v in facts.items() if v is not None}}
+        (self.folder / "profile.json").write_text(json.dumps(merged, indent=2) + "\n")
+
+    def wallet(self) -> str:
+        wallet = self.facts().get("wallet")
+        if not wallet:
+            raise CliError(f"profile {self.name} has no wallet yet (register, or wait for approval)")
+        return str(wallet)
+
+
+class Api:
+    def __init__(self, base: str):
+        self.base = base.rstrip("/")
+
+    def _send(self, request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, json.loads(exc.read())
+            except ValueError:
+                return exc.code, {"error": {"code": "http_error", "message": str(exc)}}
+        except (urllib.error.URLError, OSError) as exc:
+            raise CliError(f"cannot reach {self.base}: {exc}") from exc
+
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        return self._send(urllib.request.Request(self.base + path))
+
+    def post(self, profile: Profile, path: str, body: dict[str, Any], key: Ed25519PrivateKey | None = None,
+             idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
+        key = key or profile.key()
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        url = self.base + path
+        headers = httpsig.sign_request(key, jwk_of(key.public_key())["kid"], "POST", url, raw,
+                                       idempotency_key or uuid.uuid4().hex, int(time.time()))
+        headers["Content-Type"] = "application/json"
+        return self._send(urllib.request.Request(url, data=raw, headers=headers, method="POST"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="covenant", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--api", default=os.environ.get("COVENANT_API", "http://127.0.0.1:8000"))
+    parser.add_argument("--home", default=os.environ.get("COVENANT_HOME", str(Path.home() / ".covenant")))
+    parser.add_argument("--profile", default=os.environ.get("COVENANT_PROFILE", "default"))
+    parser.add_argument("--json", action="store_true", help="print the API's answers as JSON")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("keys", help="make this profile's Ed25519 key")
+    imported = commands.add_parser("import-key", help="use an existing PEM key (the stamp node's, say)")
+    imported.add_argument("pem")
+    imported.add_argument("--node")
+    imported.add_argument("--wallet")
+    register = commands.add_parser("register", help="register this profile's key as a node")
+    register.add_argument("role", choices=["consumer", "merchant"])
+    register.add_argument("--legal-name")
+    register.add_argument("--licence")
+    register.add_argument("--ip")
+    register.add_argument("--contact")
+    for name, text in (("approve", "approve a merchant (stamp node)"), ("pay", "pay an order into escrow"),
+                       ("ship", "ship an order (seller)"), ("confirm", "confirm receipt (buyer)"),
+                       ("cancel", "cancel before shipment"), ("show-order", "an order's state")):
+        commands.add_parser(name, help=text).add_argument("target")
+    commands.add_parser("authorise", help="authorise the program (consumers)")
+    for name in ("deposit", "withdraw"):
+        bridge = commands.add_parser(name, help=f"{name} fiat (stamp node)")
+        bridge.add_argument("wallet")
+        bridge.add_argument("amount")
+    order = commands.add_parser("order", help="order goods from a seller")
+    order.add_argument("seller")
+    order.add_argument("--quantity", type=int, required=True)
+    order.add_argument("--unit-price", required=True)
+    order.add_argument("--unit-profit", required=True)
+    order.add_argument("--description", default="")
+    for name in ("balance", "history"):
+        commands.add_parser(name).add_argument("--wallet")
+    exchange = commands.add_parser("exchange", help="coins to fiat or fiat to coins")
+    exchange.add_argument("--to", choices=["fiat", "coin"], required=True)
+    exchange.add_argument("amount")
+    commands.add_parser("program", help="the program's status and rules")
+    commands.add_parser("sweep", help="run the legality sweep now (stamp node)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    profile = Profile(Path(args.home), args.profile)
+    api = Api(args.api)
+    command = args.command
+    if command == "keys":
+        key = Ed25519PrivateKey.generate()
+        profile.save_key(key)
+        kid = jwk_of(key.public_key())["kid"]
+        profile.remember(kid=kid)
+        return 0, {"profile": args.profile, "kid": kid, "key": str(profile.key_path)}
+    if command == "import-key":
+        key = private_key_from_pem(Path(args.pem).read_bytes())
+        profile.save_key(key)
+        profile.remember(kid=jwk_of(key.public_key())["kid"], node=args.node, wallet=args.wallet)
+        return 0, {"profile": args.profile, "kid": jwk_of(key.public_key())["kid"]}
+    if command == "register":
+        key = profile.key()
+        body: dict[str, Any] = {"role": args.role, "jwk": jwk_of(key.public_key())}
+        if args.role == "merchant":
+            if not all((args.legal_name, args.licence, args.ip, args.contact)):
+                raise CliError("a merchant registers with --legal-name, --licence, --ip and --contact")
+            body["identity"] = {"legal_name": args.legal_name, "licence_number": args.licence,
+                                "registered_ip": args.ip, "contact": args.contact}
+        status, answer = api.post(profile, "/nodes", body, key)
+        if status == 201:
+            profile.remember(node=answer["node"], wallet=answer.get("wallet"))
+        return status, answer
+    if command == "approve":
+        return api.post(profile, f"/nodes/{args.target}/approval", {})
+    if command == "authorise":
+        return api.post(profile, "/program/authorisations", {})
+    if command in ("deposit", "withdraw"):
+        path = "/deposits" if command == "deposit" else "/withdrawals"
+        return api.post(profile, path, {"wallet": args.wallet, "amount": minor_units(args.amount)})
+    if command == "order":
+        return api.post(profile, "/orders", {
+            "wallet": profile.wallet(), "seller": args.seller, "quantity": args.quantity,
+            "unit_price": minor_units(args.unit_price), "unit_profit": minor_units(args.unit_profit, allow_zero=True),
+            "description": args.description})
+    if command == "pay":
+        return api.post(profile, f"/orders/{args.target}/payment", {"wallet": profile.wallet()})
+    if command in ("ship", "confirm", "cancel"):
+        path = {"ship": "shipment", "confirm": "receipt", "cancel": "cancellation"}[command]
+        return api.post(profile, f"/orders/{args.target}/{path}", {})
+    if command == "show-order":
+        return api.get(f"/orders/{args.target}")
+    if command == "balance":
+        return api.get(f"/wallets/{args.wallet or profile.wallet()}")
+    if command == "history":
+        return api.get(f"/wallets/{args.wallet or profile.wallet()}/history")
+    if command == "exchange":
+        direction = "coin_to_fiat" if args.to == "fiat" else "fiat_to_coin"
+        return api.post(profile, "/exchanges", {"wallet": profile.wallet(), "direction": direction,
+                                                "amount": minor_units(args.amount)})
+    if command == "program":
+        return api.get("/program")
+    return api.post(profile, "/sweeps", {})
+
+
+def _summary(command: str, answer: dict[str, Any]) -> str:
+    if command == "balance":
+        balances = answer["balances"]
+        return (f"wallet {answer['wallet']} ({answer['status']}): {shown(balances['fiat'])} fiat, "
+                f"{shown(balances['coin'])} coins")
+    if command == "history":
+        return "\n".join(f"{item['type']:<16} {item['asset'] or '':<5} {shown(item['delta']):>12}  {item['entry']}"
+                         for item in answer["history"]) or "no history yet"
+    return json.dumps(answer, indent=2, ensure_ascii=False)
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    args = _parser().parse_args(argv)
+    try:
+        status, answer = _run(args)
+    except (CliError, OSError, KeyFormatError) as exc:
+        err.write(f"covenant: {exc}\n")
+        return FAILED
+    if status >= 400:
+        error = answer.get("error", {})
+        err.write(f"covenant: refused ({status} {error.get('code')}): {error.get('message')}\n")
+        return REFUSED
+    out.write((json.dumps(answer, indent=2, ensure_ascii=False) if args.json else _summary(args.command, answer))
+              + "\n")
+    return OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
