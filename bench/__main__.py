@@ -297,6 +297,14 @@ def bench_growth(quick: bool) -> None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+def bench_lifecycles(quick: bool) -> None:
+    from bench.lifecycle import cost_per_lifecycle, lifecycles_on_the_local_stack
+
+    print("\nOrder lifecycles (order, pay, ship with the rebate, confirm)")
+    lifecycles_on_the_local_stack(row, quick)
+    cost_per_lifecycle(row, in_process_aws)
+
+
 def bench_cold_import() -> None:
     print("\nCold import (a new interpreter each time; median of 7)")
 
@@ -318,7 +326,7 @@ def bench_cold_import() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=["append", "offline", "api", "growth", "import"])
+    parser.add_argument("--only", choices=["append", "offline", "api", "growth", "lifecycle", "import"])
     args = parser.parse_args()
     # Quiet handlers: no per-call logs, and metrics (flushed by the Lambda
     # middleware per invocation) are off outside a handler.
@@ -331,6 +339,7 @@ def main() -> int:
     print(f"Covenant benchmarks on {machine()}")
     steps = {"append": lambda: bench_append_and_seal(args.quick), "offline": lambda: bench_verifier_offline(args.quick),
              "api": lambda: bench_verifier_api(args.quick), "growth": lambda: bench_growth(args.quick),
+             "lifecycle": lambda: bench_lifecycles(args.quick),
              "import": bench_cold_import}
     for name, step in steps.items():
         if args.only in (None, name):

@@ -21,14 +21,14 @@ from .trading import _own_wallet, _trader
 
 
 def exchange(signed: SignedRequest, wallet_id: str, direction: str, amount: int) -> tuple[int, dict[str, Any]]:
-    require_running()
+    running = require_running()
     _trader(signed)
     _own_wallet(signed, wallet_id)
     ts = now_ms()
     entry_id = new_entry_id(ts)
     totals = TotalsRecord(pk="totals", sk=ITEM)
     if direction == "coin_to_fiat":
-        program_rules = rules()
+        program_rules = rules(running)
         fee = exchange_fee(amount, program_rules)
         paid = amount - fee
         answer = {"wallet": wallet_id, "direction": direction, "coins": amount, "fee": fee, "fiat": paid,

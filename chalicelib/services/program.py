@@ -43,8 +43,8 @@ def program() -> ProgramRecord:
         raise StorageError("could not read the program") from exc
 
 
-def rules() -> ProgramRules:
-    return ProgramRules.from_json(json.loads(program().rules))
+def rules(record: ProgramRecord | None = None) -> ProgramRules:
+    return ProgramRules.from_json(json.loads((record or program()).rules))
 
 
 def require_running() -> ProgramRecord:

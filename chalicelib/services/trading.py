@@ -60,7 +60,7 @@ def _trader(signed: SignedRequest) -> None:
 def place_order(signed: SignedRequest, wallet_id: str, seller_id: str, quantity: int, unit_price: int,
                 unit_profit: int, description: str) -> tuple[int, dict[str, Any]]:
     """A consumer orders goods from a merchant or from another consumer in good standing."""
-    require_running()
+    running = require_running()
     node = signed.node
     if node is None or node.role != "consumer" or node.status != "active":
         raise Forbidden("only active consumer nodes place orders", code="consumers_only")
@@ -76,7 +76,7 @@ def place_order(signed: SignedRequest, wallet_id: str, seller_id: str, quantity:
     if get_wallet(seller.wallet_id).status != "active":
         raise Conflict("the seller's wallet is not active", field="seller", code="wallet_not_active")
     amount = order_amount(quantity, unit_price)
-    program_rules = rules()
+    program_rules = rules(running)
     needed = endorsements_needed(amount, get_settings().replica_count, program_rules)
     ts = now_ms()
     order_id = "o-" + secrets.token_hex(8)
@@ -144,7 +144,7 @@ def finality(order: OrderRecord) -> dict[str, Any]:
 
 def ship(signed: SignedRequest, order_id: str) -> tuple[int, dict[str, Any]]:
     """The seller ships; the rebate goes to the reserve and is minted to the buyer; the seller gets the rest."""
-    require_running()
+    running = require_running()
     order = get_order(order_id)
     if order.seller != signed.node_id:
         raise Forbidden("only the seller ships", code="not_the_seller")
@@ -154,7 +154,7 @@ def ship(signed: SignedRequest, order_id: str) -> tuple[int, dict[str, Any]]:
     if not state["final"]:
         raise Conflict(f"the payment needs {state['needed']} replica endorsements, has {state['endorsed']}",
                        code="order_not_final", details=state)
-    program_rules = rules()
+    program_rules = rules(running)
     amount, quantity = int(order.amount), int(order.quantity)
     unit_price, unit_profit = int(order.unit_price), int(order.unit_profit)
     minted = rebate(quantity, unit_price, unit_profit, program_rules)
