@@ -230,5 +230,14 @@ def test_a_full_trade_with_the_cli_and_an_independent_client(tmp_path):
         _until(lambda: _get(f"{api}/chain/head")["header"]["log_size"] >= 15, 60, "sealing", stack.log_path)
         result = _verify("chain", "--api", api, "--no-progress")
         assert result.returncode == 0, result.stdout + result.stderr
+        # as does the verifier written from LEDGER.md alone, on every signed request in it
+        from tests.independent.ledger_spec_verifier import verify_chain
+
+        dump = tmp_path / "chain.jsonl"
+        assert _verify("export", "--api", api, "--out", str(dump)).returncode == 0
+        blocks = [json.loads(line) for line in dump.read_text().splitlines()]
+        signed = [e for b in blocks for e in b["entries"] if e["auth"] is not None]
+        assert len(signed) >= 10
+        verify_chain(blocks, sealer_kids=[k["kid"] for k in _get(f"{api}/keys")["keys"]])
     finally:
         stack.stop()
