@@ -27,6 +27,7 @@ class ProgramRecord(StateItem):
     rules = UnicodeAttribute()
     consumers = NumberAttribute(default=0)
     authorisations = NumberAttribute(default=0)
+    subchain_version = UnicodeAttribute(null=True)
 
 
 class NodeRecord(StateItem):
@@ -122,6 +123,43 @@ class IdempotencyRecord(StateItem):
     expires_at = NumberAttribute()
 
 
+class ProposalRecord(StateItem):
+    """``proposal#<id>``: a majority vote, its snapshot size, running tally and outcome."""
+
+    proposal_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    subject = UnicodeAttribute(null=True)
+    params = UnicodeAttribute()
+    proposer = UnicodeAttribute()
+    status = UnicodeAttribute()  # open, passed, rejected
+    needs_approval = BooleanAttribute(default=False)
+    approved = BooleanAttribute(default=False)
+    opened_height = NumberAttribute()
+    deadline_height = NumberAttribute()
+    eligible = NumberAttribute()
+    yes = NumberAttribute(default=0)
+    no = NumberAttribute(default=0)
+    outcome = UnicodeAttribute(null=True)
+    ts = NumberAttribute()
+
+
+class EligibleVoter(StateItem):
+    """``eligible#<proposal>`` / ``<node>``: the snapshot taken when the proposal opened."""
+
+
+class VoteRecord(StateItem):
+    """``vote#<proposal>`` / ``<node>``: one vote per node."""
+
+    choice = UnicodeAttribute()
+    ts = NumberAttribute()
+
+
+class ReportRecord(StateItem):
+    """``report#<proposal>``: the signed report to the authorities a passed proposal produced."""
+
+    body = UnicodeAttribute()
+
+
 class NonceRecord(SharedClientModel):
     """A signature nonce seen, kept past its signature's expiry (TTL)."""
 
@@ -131,4 +169,5 @@ class NonceRecord(SharedClientModel):
 
 
 STATE_MODELS = (StateItem, ProgramRecord, NodeRecord, KeyBinding, IdentityClaim, WalletRecord, OrderRecord,
-                AuthorisationRecord, TotalsRecord, HistoryRecord, IdempotencyRecord, NonceRecord)
+                AuthorisationRecord, TotalsRecord, HistoryRecord, IdempotencyRecord, ProposalRecord, EligibleVoter,
+                VoteRecord, ReportRecord, NonceRecord)
