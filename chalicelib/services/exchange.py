@@ -40,7 +40,7 @@ def exchange(signed: SignedRequest, wallet_id: str, direction: str, amount: int)
             exchange_assets(wallet_id, "coin", amount, "fiat", paid),
             credit(STAMP_WALLET, "fiat", fee, require_active=False),
             update(totals, [TotalsRecord.coins_retired.add(amount), TotalsRecord.reserve.add(-amount),
-                            TotalsRecord.fees.add(fee)], TotalsRecord.reserve >= amount),
+                            TotalsRecord.fees.add(fee)], TotalsRecord.reserve >= amount, ordered=False),
             history(wallet_id, entry_id, "coin.exchanged", "coin", -amount, ts),
             history(wallet_id, entry_id + ".fiat", "coin.exchanged", "fiat", paid, ts),
         ]
@@ -50,7 +50,7 @@ def exchange(signed: SignedRequest, wallet_id: str, direction: str, amount: int)
         data = {"wallet": wallet_id, "fiat": amount, "coins": amount, "rule": "peg"}
         spent, writes = "fiat", [
             exchange_assets(wallet_id, "fiat", amount, "coin", amount),
-            update(totals, [TotalsRecord.coins_minted.add(amount), TotalsRecord.reserve.add(amount)]),
+            update(totals, [TotalsRecord.coins_minted.add(amount), TotalsRecord.reserve.add(amount)], ordered=False),
             history(wallet_id, entry_id, "coin.bought", "fiat", -amount, ts),
             history(wallet_id, entry_id + ".coin", "coin.bought", "coin", amount, ts),
         ]

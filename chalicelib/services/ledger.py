@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ChainNotStarted, InvalidParameter
+from ..errors import ChainNotStarted, Conflict, DuplicateEntry, InvalidParameter
 from ..ledger.format import make_entry
 from ..observability import count
 from ..store import ledger_store as store
@@ -16,6 +16,7 @@ from ..store.ledger_store import StateWrite
 
 Clock = Callable[[], int]
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
+COMMIT_ATTEMPTS = 3
 
 
 def now_ms() -> int:
@@ -63,11 +64,23 @@ def commit(drafts: Sequence[Draft], writes: Sequence[StateWrite] = (), clock: Cl
         raise InvalidParameter(f"one commit holds at most {MAX_TRANSACTION_ITEMS} items: two per entry and one "
                                "per state write")
     _require_genesis()
-    ts = clock()
-    try:
-        entries = [make_entry(d.id or new_entry_id(ts), d.type, ts, d.actor, d.data, d.auth) for d in drafts]
-    except ValueError as exc:
-        raise InvalidParameter(str(exc)) from exc
-    store.append([store.prepare(entry) for entry in entries], writes)
-    count("EntriesAppended", len(entries))
-    return entries
+    for attempt in range(COMMIT_ATTEMPTS):
+        ts = clock()
+        try:
+            entries = [make_entry(d.id or new_entry_id(ts), d.type, ts, d.actor, d.data, d.auth) for d in drafts]
+        except ValueError as exc:
+            raise InvalidParameter(str(exc)) from exc
+        try:
+            store.append([store.prepare(entry) for entry in entries], writes)
+        except DuplicateEntry:
+            raise
+        except Conflict:
+            # A concurrent commit touched one of these items with a later key, or
+            # DynamoDB saw two transactions meet: nothing was written, so try again
+            # with a fresh time. A real refusal (a balance) fails every attempt.
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            continue
+        count("EntriesAppended", len(entries))
+        return entries
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -19,7 +19,7 @@ from ..store.ledger_store import StateWrite
 from ..store.state_models import HistoryRecord, WalletRecord
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .nodes import get_wallet
-from .program import require_stamp, save
+from .program import in_log_order, require_stamp, save
 from .signed import SignedRequest
 
 ASSETS = ("fiat", "coin")
@@ -34,8 +34,8 @@ def credit(wallet_id: str, asset: str, amount: int, require_active: bool = True)
         condition &= WalletRecord.status == "active"
 
     def write(tx: TransactWrite) -> None:
-        tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=[attribute.add(amount)],
-                  condition=condition)
+        actions, ordered = in_log_order(WalletRecord, [attribute.add(amount)], condition)
+        tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=actions, condition=ordered)
 
     return write
 
@@ -45,8 +45,9 @@ def exchange_assets(wallet_id: str, spend: str, amount: int, receive: str, recei
     spent, got = getattr(WalletRecord, spend), getattr(WalletRecord, receive)
 
     def write(tx: TransactWrite) -> None:
-        tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=[spent.add(-amount), got.add(received)],
-                  condition=(spent >= amount) & (WalletRecord.status == "active"))
+        actions, ordered = in_log_order(WalletRecord, [spent.add(-amount), got.add(received)],
+                                        (spent >= amount) & (WalletRecord.status == "active"))
+        tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=actions, condition=ordered)
 
     return write
 
@@ -55,8 +56,9 @@ def debit(wallet_id: str, asset: str, amount: int) -> StateWrite:
     attribute = getattr(WalletRecord, asset)
 
     def write(tx: TransactWrite) -> None:
-        tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=[attribute.add(-amount)],
-                  condition=(attribute >= amount) & (WalletRecord.status == "active"))
+        actions, ordered = in_log_order(WalletRecord, [attribute.add(-amount)],
+                                        (attribute >= amount) & (WalletRecord.status == "active"))
+        tx.update(WalletRecord(pk=f"wallet#{wallet_id}", sk="item"), actions=actions, condition=ordered)
 
     return write
 

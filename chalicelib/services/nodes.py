@@ -77,7 +77,7 @@ def register(signed: SignedRequest, role: str, jwk: dict[str, str], identity: di
     if consumer:
         drafts.append(Draft("wallet.issued", "system", {"wallet": wallet_id, "node": node_id, "kid": signed.kid}))
         writes += [_wallet_writes(wallet_id, node_id, signed.kid, now),
-                   update(ProgramRecord(pk="program", sk=ITEM), [ProgramRecord.consumers.add(1)])]
+                   update(ProgramRecord(pk="program", sk=ITEM), [ProgramRecord.consumers.add(1)], ordered=False)]
     else:
         writes.append(save(IdentityClaim(pk=f"identity#{key}", sk=ITEM, node_id=node_id),
                            IdentityClaim.pk.does_not_exist()))

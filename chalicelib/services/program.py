@@ -15,6 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.rules import ProgramRules, quorum_reached
 from ..errors import ChainNotStarted, Conflict, Forbidden, StorageError
+from ..store import ledger_store
 from ..store.ledger_store import StateWrite
 from ..store.state_models import (
     ITEM,
@@ -68,9 +69,21 @@ def save(record: Any, condition: Any = None) -> StateWrite:
     return write
 
 
-def update(record: Any, actions: list[Any], condition: Any = None) -> StateWrite:
+def in_log_order(model: Any, actions: list[Any], condition: Any = None) -> tuple[list[Any], Any]:
+    """Order this item's change after its previous one in the log (see ``ledger_store.commit_key``)."""
+    key = ledger_store.commit_key()
+    ordered = model.last_seq.does_not_exist() | (model.last_seq < key)
+    return [*actions, model.last_seq.set(key)], ordered if condition is None else condition & ordered
+
+
+def update(record: Any, actions: list[Any], condition: Any = None, ordered: bool = True) -> StateWrite:
+    """An update in the entry's transaction; ``ordered=False`` for pure counters, whose order is moot."""
     def write(tx: TransactWrite) -> None:
-        tx.update(record, actions=actions, condition=condition)
+        if ordered:
+            all_actions, all_conditions = in_log_order(type(record), actions, condition)
+            tx.update(record, actions=all_actions, condition=all_conditions)
+        else:
+            tx.update(record, actions=actions, condition=condition)
 
     return write
 
@@ -103,7 +116,7 @@ def authorise(signed: SignedRequest) -> tuple[int, dict[str, Any]]:
     writes = [
         save(AuthorisationRecord(pk=f"authz#{node.node_id}", sk=ITEM, node_id=node.node_id, ts=now_ms()),
              AuthorisationRecord.pk.does_not_exist()),
-        update(ProgramRecord(pk="program", sk=ITEM), [ProgramRecord.authorisations.add(1)]),
+        update(ProgramRecord(pk="program", sk=ITEM), [ProgramRecord.authorisations.add(1)], ordered=False),
         signed.remember(201, answer),
     ]
     try:

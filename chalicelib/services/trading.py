@@ -179,7 +179,7 @@ def ship(signed: SignedRequest, order_id: str) -> tuple[int, dict[str, Any]]:
                OrderRecord.status == "paid"),
         credit(order.seller_wallet, "fiat", proceeds),
         update(TotalsRecord(pk="totals", sk=ITEM),
-               [TotalsRecord.coins_minted.add(minted), TotalsRecord.reserve.add(minted)]),
+               [TotalsRecord.coins_minted.add(minted), TotalsRecord.reserve.add(minted)], ordered=False),
         history(order.seller_wallet, settled, "order.settled", "fiat", proceeds, ts),
         signed.remember(200, answer),
     ]

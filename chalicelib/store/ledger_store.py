@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,20 @@ SEALER_KEYS_KEY = "sealer-keys"
 StateWrite = Callable[[TransactWrite], None]
 """A state change that joins an entry's transaction (later capabilities pass these)."""
 
+_commit_key: ContextVar[str | None] = ContextVar("commit_key", default=None)
+
+
+def commit_key() -> str:
+    """The key of the commit being built: its entries' queue keys start with it, so they sort by it.
+
+    A state write that must appear in the log in the order it was applied
+    requires its item's last commit key to be smaller, and sets it to this one.
+    """
+    key = _commit_key.get()
+    if key is None:
+        raise RuntimeError("commit_key() is only available while a commit is being built")
+    return key
+
 
 @dataclass(frozen=True)
 class PreparedEntry:
@@ -63,9 +78,9 @@ def shard_of(entry_id: str) -> int:
     return int.from_bytes(hashlib.sha256(entry_id.encode("utf-8")).digest()[:4], "big") % PENDING_SHARDS
 
 
-def pending_seq(ts: int, commit_token: str, position: int) -> str:
-    """Queue order: commit time, then the commit, then the entry's place in it."""
-    return f"{ts:013d}#{commit_token}#{position:03d}"
+def pending_seq(key: str, position: int) -> str:
+    """Queue order: the commit's key (its time, then the commit), then the entry's place in it."""
+    return f"{key}#{position:03d}"
 
 
 def _condition_failed(exc: PynamoDBException) -> bool:
@@ -76,11 +91,12 @@ def _condition_failed(exc: PynamoDBException) -> bool:
 
 def append(entries: Sequence[PreparedEntry], writes: Sequence[StateWrite] = ()) -> None:
     """Commit entries, their sealing-queue items and the state writes in one transaction."""
-    token = secrets.token_hex(6)
+    key = f"{int(entries[0].entry['ts']):013d}#{secrets.token_hex(6)}"
+    building = _commit_key.set(key)
     try:
         with TransactWrite(connection=transaction_connection()) as tx:
             for position, prepared in enumerate(entries):
-                seq = pending_seq(int(prepared.entry["ts"]), token, position)
+                seq = pending_seq(key, position)
                 record = EntryRecord(id=prepared.id, body=prepared.body, leaf=prepared.leaf, seq=seq)
                 tx.save(record, condition=EntryRecord.id.does_not_exist())
                 tx.save(PendingRecord(shard=shard_of(prepared.id), seq=seq, id=prepared.id, leaf=prepared.leaf))
@@ -93,9 +109,11 @@ def append(entries: Sequence[PreparedEntry], writes: Sequence[StateWrite] = ()) 
         for position in failed:
             if position < 2 * len(entries) and position % 2 == 0:
                 raise DuplicateEntry(f"entry {entries[position // 2].id} already exists", field="id") from exc
-        if failed:
+        if failed or any(reason and reason.code == "TransactionConflict" for reason in reasons):
             raise Conflict("the state changed under this request; nothing was written") from exc
         raise StorageError("the ledger could not commit the entry; nothing was written") from exc
+    finally:
+        _commit_key.reset(building)
 
 
 # --- the sealing queue

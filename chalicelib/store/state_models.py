@@ -17,6 +17,8 @@ class StateItem(SharedClientModel):
     Meta = _meta("state")
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True, default=ITEM)
+    # The commit key of the last ordered change: the ledger lists changes to an item in the order they applied.
+    last_seq = UnicodeAttribute(null=True)
 
 
 class ProgramRecord(StateItem):

@@ -159,3 +159,23 @@ def test_200_concurrent_payments_from_one_wallet_never_overdraw_it(moto_server):
     assert sum(int(trading.get_order(o["order"]).escrow) for o in paid) == 50_000
     assert boto3.client("dynamodb").describe_table(TableName="covenant-test-state")["Table"]["TableStatus"] == "ACTIVE"
     assert os.environ["AWS_ENDPOINT_URL"].endswith(str(moto_server))
+
+
+def test_the_log_lists_changes_to_a_wallet_in_the_order_they_applied(running, chain):
+    from chalicelib.services.ledger import Draft, commit, now_ms
+    from chalicelib.services.money import credit, debit
+    from tests.integration.chain_checks import verified_chain
+
+    wallet = running.consumers[0].wallet  # holds 500,000
+    stale = now_ms() - 5_000  # a withdrawal that took its time, then stalled
+    commit([Draft("fiat.deposited", "stamp", {"wallet": wallet, "amount": 200_000})],
+           [credit(wallet, "fiat", 200_000, require_active=False)])
+    times = iter([stale])
+    commit([Draft("fiat.withdrawn", "stamp", {"wallet": wallet, "amount": 600_000})],
+           [debit(wallet, "fiat", 600_000)], clock=lambda: next(times, None) or now_ms())
+    seal_pending_entries(chain)
+    entries = [e for block in verified_chain() for e in block["entries"]]
+    kinds = [e["type"] for e in entries if e["data"].get("wallet") == wallet and e["type"].startswith("fiat.")]
+    assert kinds[-2:] == ["fiat.deposited", "fiat.withdrawn"]
+    assert replay(entries).negative == []
+    assert _state_balances()[wallet]["fiat"] == 100_000
