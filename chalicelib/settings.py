@@ -39,6 +39,7 @@ class Settings:
     sealer_key: str
     max_block_entries: int
     blocks_per_run: int
+    public_origin: str
 
     def table(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -58,6 +59,9 @@ def get_settings() -> Settings:
         # 400 KB limit and its completion within a few seconds of Lambda time.
         max_block_entries=_int("COVENANT_MAX_BLOCK_ENTRIES", 1000, 1, 5000),
         blocks_per_run=_int("COVENANT_BLOCKS_PER_RUN", 20, 1, 1000),
+        # The scheme and host clients sign in @target-uri (https://api.example.com). Unset, the
+        # request's own Host header is used, which binds a signature to no one deployment.
+        public_origin=os.environ.get("COVENANT_PUBLIC_ORIGIN", "").rstrip("/"),
     )
 
 

@@ -74,8 +74,7 @@ def exchange_coins(signed: SignedRequest, body: bodies.Exchange) -> Answer:
 
 @signed_route(program_api, "/sweeps", bodies.Empty)
 def run_sweep(signed: SignedRequest, body: bodies.Empty) -> Answer:
-    program.require_stamp(signed)
-    return 200, legality.sweep()
+    return legality.requested_sweep(signed)
 
 
 @route(program_api, "/program", methods=["GET"])

@@ -22,6 +22,7 @@ from ..observability import logger
 JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 _DIGITS = re.compile(r"^[0-9]{1,16}$")
+_PATH_PARAM = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def error_response(error: CovenantError) -> Response:
@@ -33,6 +34,7 @@ def route(bp: Blueprint, path: str, cache: str | None = None, **options: Any) ->
         @functools.wraps(view)
         def handler(*args: Any, **kwargs: Any) -> Response:
             try:
+                check_path_params(kwargs)
                 body = view(*args, **kwargs)
             except CovenantError as error:
                 logger.info("request refused", extra={"code": error.code, "field": error.field})
@@ -48,6 +50,12 @@ def route(bp: Blueprint, path: str, cache: str | None = None, **options: Any) ->
         return view
 
     return register
+
+
+def check_path_params(params: dict[str, Any]) -> None:
+    for name, value in params.items():
+        if not isinstance(value, str) or not _PATH_PARAM.match(value):
+            raise InvalidParameter(f"{name} must be 1 to 128 characters of A-Z a-z 0-9 . _ : -", field=name)
 
 
 def int_param(name: str, raw: str | None, low: int = 0, high: int = MAX_SAFE_INTEGER) -> int:

@@ -13,16 +13,23 @@ from pydantic import BaseModel, ValidationError
 from ..errors import Conflict, CovenantError, InvalidParameter, ValidationFailed
 from ..observability import logger
 from ..services.signed import SignedRequest, authenticate
-from .routing import JSON, error_response
+from ..settings import get_settings
+from .routing import JSON, check_path_params, error_response
 
 Answer = tuple[int, dict[str, Any]]
+# Refusals that are not this request's answer: it is still running, or its key belongs to another request.
+UNREMEMBERED = frozenset({"request_in_progress", "idempotency_key_reused"})
 
 
 def _target_uri(request: Any) -> str:
+    path = str(request.context.get("path") or request.path)
+    origin = get_settings().public_origin
+    if origin:
+        return origin + path
     headers = request.headers
     scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
     host = headers.get("host", "localhost")
-    return f"{scheme}://{host}{request.context.get('path') or request.path}"
+    return f"{scheme}://{host}{path}"
 
 
 def _body(model: type[BaseModel], text: str) -> BaseModel:
@@ -39,7 +46,7 @@ def _body(model: type[BaseModel], text: str) -> BaseModel:
 def _registering_jwk(text: str) -> dict[str, Any] | None:
     try:
         jwk = json.loads(text).get("jwk")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     return jwk if isinstance(jwk, dict) else None
 
@@ -53,6 +60,7 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
             request = bp.current_request
             signed: SignedRequest | None = None
             try:
+                check_path_params(params)
                 if request.query_params:
                     raise InvalidParameter("mutating requests carry no query string", field="query")
                 raw = request.raw_body or b""
@@ -67,14 +75,18 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
                 signed.consume_nonce()
                 body = _body(model, signed.body)
                 return _answer(view(signed, body, **params))
-            except Conflict as error:
-                replay = _first_answer(signed)
+            except CovenantError as error:
+                replay = _first_answer(signed) if isinstance(error, Conflict) else None
                 if replay is not None:  # a concurrent duplicate committed first
                     return _answer(replay, replayed=True)
                 logger.info("request refused", extra={"code": error.code, "field": error.field})
-                return error_response(error)
-            except CovenantError as error:
-                logger.info("request refused", extra={"code": error.code, "field": error.field})
+                if signed is not None and 400 <= error.status < 500 and error.status != 401 \
+                        and error.code not in UNREMEMBERED:
+                    # A refusal is the request's first answer too: a retry gets it back.
+                    try:
+                        return _answer(signed.remember_refusal(error.status, error.to_body()))
+                    except CovenantError:
+                        logger.warning("could not keep a refusal as the request's answer")
                 return error_response(error)
             except Exception:
                 logger.exception("unhandled error")

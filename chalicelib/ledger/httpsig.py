@@ -11,6 +11,7 @@ and ``idempotency-key``, with the parameters ``created``, ``expires``,
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ REQUIRED_HEADERS = ("content-digest", "idempotency-key")
 MAX_SKEW_SECONDS = 300
 MAX_LIFETIME_SECONDS = 600
 CLIENT_COMPONENTS = ("@method", "@target-uri", "content-digest", "idempotency-key")
-_DERIVED = {"@method", "@target-uri", "@authority", "@scheme", "@path", "@query", "@request-target"}
+_KID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class SignatureProblem(Exception):
@@ -133,8 +134,8 @@ def check_coverage(parsed: ParsedSignature) -> None:
             raise SignatureProblem("signature_malformed", f"{name} must be an integer")
     if not isinstance(parsed.params["nonce"], str) or not 8 <= len(parsed.params["nonce"]) <= 128:
         raise SignatureProblem("signature_malformed", "nonce must be a string of 8 to 128 characters")
-    if not isinstance(parsed.params["keyid"], str):
-        raise SignatureProblem("signature_malformed", "keyid must be a string")
+    if not isinstance(parsed.params["keyid"], str) or not _KID.match(parsed.params["keyid"]):
+        raise SignatureProblem("signature_malformed", "keyid must be a key id: 32 lower-case hex characters")
     if "alg" in parsed.params and parsed.params["alg"] != "ed25519":
         raise SignatureProblem("unsupported_algorithm", "alg must be ed25519")
 

@@ -57,7 +57,8 @@ def require_running() -> ProgramRecord:
 
 def require_stamp(signed: SignedRequest) -> NodeRecord:
     node = signed.node
-    if node is None or node.role != "stamp" or node.status != "active":
+    # The one genuine stamp node is genesis's: a second node with the role is an impostor.
+    if node is None or node.node_id != STAMP_NODE or node.role != "stamp" or node.status != "active":
         raise Forbidden("only the stamp node may do this", code="stamp_only")
     return node
 
@@ -138,7 +139,8 @@ def start_if_authorised() -> bool:
     try:
         commit([Draft("program.started", "system", {"rule": "start_quorum", "inputs": inputs})], [
             update(ProgramRecord(pk="program", sk=ITEM), [ProgramRecord.status.set(RUNNING)],
-                   (ProgramRecord.status == AWAITING) & (ProgramRecord.authorisations == current.authorisations)),
+                   (ProgramRecord.status == AWAITING) & (ProgramRecord.authorisations == current.authorisations)
+                   & (ProgramRecord.consumers == current.consumers)),
         ])
     except Conflict:
         return False  # another request moved it first

@@ -81,14 +81,38 @@ class SignedRequest:
         return int(record.status), dict(json.loads(record.body))
 
     def consume_nonce(self) -> None:
-        record = NonceRecord(pk=f"{self.kid}#{self.nonce}",
+        """Refuse a nonce seen before; the same signed request sent twice at once waits for its first answer."""
+        record = NonceRecord(pk=f"{self.kid}#{self.nonce}", idempotency_key=self.idempotency_key,
                              expires_at=self.expires + httpsig.MAX_SKEW_SECONDS + 60)
         try:
             record.save(condition=NonceRecord.pk.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Unauthenticated("this signature's nonce was already used", code="nonce_reused") from exc
-            raise StorageError("could not record the nonce") from exc
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise StorageError("could not record the nonce") from exc
+            seen = NonceRecord.get(record.pk, consistent_read=True)
+            if seen.idempotency_key == self.idempotency_key:
+                # The signature covers the Idempotency-Key: this is the very same request.
+                raise Conflict("this request is being processed; retry to get its answer",
+                               code="request_in_progress") from exc
+            raise Unauthenticated("this signature's nonce was already used", code="nonce_reused") from exc
+
+    def remember_refusal(self, status: int, answer: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Keep a refusal as this request's first answer; returns whichever answer was kept first."""
+        write = IdempotencyRecord(pk=self._idempotency_pk, sk=ITEM, request_hash=self.request_hash, status=status,
+                                  body=json.dumps(answer, separators=(",", ":")),
+                                  expires_at=int(time.time()) + REMEMBER_SECONDS)
+        try:
+            write.save(condition=IdempotencyRecord.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise StorageError("could not record the answer") from exc
+            try:
+                first = self.first_answer()
+            except Conflict:
+                first = None
+            if first is not None:
+                return first
+        return status, answer
 
 
 def _problem(exc: httpsig.SignatureProblem) -> Unauthenticated:

@@ -26,6 +26,7 @@ class ProgramRecord(StateItem):
 
     status = UnicodeAttribute()
     reason = UnicodeAttribute(null=True)
+    halted_from = UnicodeAttribute(null=True)  # the status a constitutional halt restores
     rules = UnicodeAttribute()
     consumers = NumberAttribute(default=0)
     authorisations = NumberAttribute(default=0)
@@ -167,6 +168,7 @@ class NonceRecord(SharedClientModel):
 
     Meta = _meta("nonces")
     pk = UnicodeAttribute(hash_key=True)
+    idempotency_key = UnicodeAttribute(null=True)
     expires_at = NumberAttribute()
 
 

@@ -107,3 +107,41 @@ def test_a_revoked_node_key_is_refused(running):
     NodeRecord(pk=f"node#{consumer.node}", sk=ITEM).update(actions=[NodeRecord.status.set("revoked")])
     expect(consumer.post("/exchanges", {"wallet": consumer.wallet, "direction": "fiat_to_coin", "amount": 1}), 403,
            "key_revoked")
+
+
+def test_a_sweep_interrupted_after_its_halt_is_completed_by_the_next(running, chain, monkeypatch):
+    from chalicelib.errors import StorageError
+    from chalicelib.services import legality
+
+    _plant_node("stamp-x", "stamp", ts=1)
+    real = legality._revoke_node
+
+    def broken(*args, **kwargs):
+        raise StorageError("DynamoDB went away")
+
+    monkeypatch.setattr(legality, "_revoke_node", broken)
+    expect(running.stamp.post("/sweeps"), 503, "storage_unavailable")
+    assert answer(running.http.get("/program"))["status"] == "halted"
+    monkeypatch.setattr(legality, "_revoke_node", real)
+    report = expect(running.stamp.post("/sweeps"), 200)
+    assert report["actions"] == ["node.revoked", "system.restored"]
+    assert answer(running.http.get("/program"))["status"] == "running"
+    again = expect(running.stamp.post("/sweeps"), 200)
+    assert again["actions"] == [] and len(_entries(chain, "node.revoked")) == 1
+
+
+def test_an_impostor_stamp_node_has_no_stamp_powers(running):
+    from tests.actors import Actor
+
+    impostor_node = _plant_node("stamp-evil", "stamp", ts=1)
+    impostor = Actor(running.http, node="stamp-evil")
+    # the planted node's key is unknown to us, so plant one we hold
+    from chalicelib.store.state_models import KeyBinding
+
+    KeyBinding(pk=f"kid#{impostor.kid}", sk=ITEM, node_id="stamp-evil").save()
+    NodeRecord(pk="node#stamp-evil", sk=ITEM).update(actions=[NodeRecord.kid.set(impostor.kid),
+                                                             NodeRecord.jwk.set(json.dumps(impostor.jwk))])
+    assert impostor_node.role == "stamp"
+    expect(impostor.post("/deposits", {"wallet": running.consumers[0].wallet, "amount": 9_000_000}), 403,
+           "stamp_only")
+    expect(impostor.post("/sweeps"), 403, "stamp_only")

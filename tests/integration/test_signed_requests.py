@@ -184,3 +184,62 @@ def test_malformed_bodies_answer_400(running, body):
     headers = running.stamp.signed_headers("/deposits", body)
     response = running.http.post("/deposits", body=body, headers=headers)
     expect(response, 400, "invalid_body")
+
+
+def test_a_refusal_is_the_first_answer_too(running):
+    buyer = running.consumers[0]
+    order = expect(buyer.post("/orders", {"wallet": buyer.wallet, "seller": running.merchant.node, "quantity": 1,
+                                          "unit_price": 600_000, "unit_profit": 0}), 201)
+    path = f"/orders/{order['order']}/payment"
+    expect(buyer.post(path, {"wallet": buyer.wallet}, idempotency_key="pay-1"), 409, "insufficient_funds")
+    expect(running.stamp.post("/deposits", {"wallet": buyer.wallet, "amount": 200_000}), 201)
+    retry = buyer.post(path, {"wallet": buyer.wallet}, idempotency_key="pay-1")  # re-signed, same key
+    expect(retry, 409, "insufficient_funds")
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    expect(buyer.post(path, {"wallet": buyer.wallet}, idempotency_key="pay-2"), 200)  # a new attempt
+
+
+def test_the_same_request_twice_at_once_is_told_to_retry_not_refused(consumer, http):
+    from chalicelib.store.state_models import NonceRecord
+
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw, idempotency_key="once", nonce="nonce-in-flight")
+    NonceRecord(pk=f"{consumer.kid}#nonce-in-flight", idempotency_key="once", expires_at=2**31).save()
+    expect(_post(http, PATH, raw, headers), 409, "request_in_progress")
+
+
+def test_deeply_nested_json_is_refused_cleanly(http):
+    actor = Actor(http)
+    raw = b"[" * 50_000
+    response = _post(http, "/nodes", raw, actor.signed_headers("/nodes", raw))
+    assert response.status_code in (400, 401), response.body
+
+
+def test_a_malformed_keyid_is_refused(consumer, http):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    headers["Signature-Input"] = headers["Signature-Input"].replace(consumer.kid, "x" * 3000)
+    expect(_post(http, PATH, raw, headers), 401, "signature_malformed")
+
+
+def test_malformed_path_parameters_answer_400(running):
+    expect(running.consumers[0].post("/orders/" + "o" * 200 + "/payment", {"wallet": "w"}), 400, "invalid_parameter")
+    expect(running.http.get("/orders/" + "x" * 200), 400, "invalid_parameter")
+
+
+def test_a_configured_origin_binds_signatures_to_this_deployment(consumer, http, monkeypatch):
+    from chalicelib.settings import reset_settings
+
+    monkeypatch.setenv("COVENANT_PUBLIC_ORIGIN", "https://api.covenant.example")
+    reset_settings()
+    try:
+        expect(consumer.post(PATH), 401, "bad_signature")  # signed for http://localhost
+        raw = b"{}"
+        from chalicelib.ledger import httpsig
+
+        headers = httpsig.sign_request(consumer.key, consumer.kid, "POST", f"https://api.covenant.example{PATH}",
+                                       raw, uuid.uuid4().hex, int(time.time()))
+        expect(_post(http, PATH, raw, {**headers, "Content-Type": "application/json", "Host": "evil.example"}), 201)
+    finally:
+        monkeypatch.delenv("COVENANT_PUBLIC_ORIGIN")
+        reset_settings()
