@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from ..store.ledger_store import StateWrite
 
 Clock = Callable[[], int]
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
-COMMIT_ATTEMPTS = 3
+COMMIT_ATTEMPTS = 5
 
 
 def now_ms() -> int:
@@ -80,6 +81,7 @@ def commit(drafts: Sequence[Draft], writes: Sequence[StateWrite] = (), clock: Cl
             # with a fresh time. A real refusal (a balance) fails every attempt.
             if attempt == COMMIT_ATTEMPTS - 1:
                 raise
+            time.sleep(random.uniform(0, 0.004 * (attempt + 1)))  # let the other commit finish
             continue
         count("EntriesAppended", len(entries))
         return entries
