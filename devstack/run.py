@@ -74,6 +74,13 @@ def local_environment(moto_port: int, key_path: Path, replicas: int) -> dict[str
     }
 
 
+def scheduled_event() -> dict[str, Any]:
+    """The EventBridge event a schedule delivers."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": "us-east-1", "resources": [], "detail": {}}
+
+
 class Runner:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -134,12 +141,18 @@ class Runner:
     def seal(self, app: Any) -> None:
         from chalice.local import LambdaContext
 
-        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-                 "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "region": "us-east-1", "resources": [], "detail": {}}
+        event = scheduled_event()
         result = app.handler_map["seal_blocks"](event, LambdaContext("seal_blocks", 1024, max_runtime_ms=300_000))
         if result and result.get("blocks"):
             self.say(f"sealed blocks {result['blocks']} ({result['entries']} entries)")
+
+    def tally(self, app: Any) -> None:
+        from chalice.local import LambdaContext
+
+        event = scheduled_event()
+        result = app.handler_map["tally_votes"](event, LambdaContext("tally_votes", 1024, max_runtime_ms=60_000))
+        for closed in (result or {}).get("closed", []):
+            self.say(f"proposal {closed['proposal']} {closed['result']}")
 
     def poll_replicas(self, app: Any) -> None:
         import boto3
@@ -179,7 +192,7 @@ class Runner:
         app = chalice_app.app
         while not self.stop.is_set():
             started = time.monotonic()
-            for step in (self.seal, self.poll_replicas):
+            for step in (self.seal, self.poll_replicas, self.tally):
                 try:
                     step(app)
                 except Exception as exc:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..ledger.canonical import MAX_SAFE_INTEGER
 
@@ -80,6 +88,62 @@ class PlaceOrder(Body):
 
 class Payment(Body):
     wallet: Id
+
+
+class TierChange(Body):
+    min_amount: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)]
+    ratio_bps: Annotated[int, Field(strict=True, ge=0, le=10_000)]
+
+
+class RulesChange(Body):
+    rebate_bps: Annotated[int, Field(strict=True, ge=0, le=10_000)] | None = None
+    exchange_fee_bps: Annotated[int, Field(strict=True, ge=0, le=5_000)] | None = None
+    # The constitution's 51% cannot be voted away; a larger share may be required.
+    start_quorum_bps: Annotated[int, Field(strict=True, ge=5_100, le=10_000)] | None = None
+    vote_reward: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] | None = None
+    tiers: Annotated[list[TierChange], Field(min_length=1, max_length=10)] | None = None
+
+
+class ReportParams(Body):
+    evidence: Annotated[list[Id], Field(min_length=1, max_length=50)]
+    summary: Annotated[str, StringConstraints(max_length=2_000)] = ""
+
+
+class UpgradeParams(Body):
+    version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._+-]{1,64}$")]
+    digest: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class OpenProposal(Body):
+    kind: Literal["halt", "restart", "freeze", "unfreeze", "report", "upgrade", "rules"]
+    subject: Id | None = None
+    params: dict[str, object] = Field(default_factory=dict)
+    deadline_blocks: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 30
+
+    @model_validator(mode="after")
+    def params_fit_the_kind(self) -> OpenProposal:
+        shapes: dict[str, type[Body]] = {"report": ReportParams, "upgrade": UpgradeParams, "rules": RulesChange}
+        shape = shapes.get(self.kind)
+        if shape is None:
+            if self.params:
+                raise ValueError(f"a {self.kind} proposal takes no params")
+        else:
+            try:
+                validated = shape.model_validate(self.params, strict=False)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                place = ".".join(str(part) for part in ("params", *error["loc"]))
+                raise ValueError(f"{place}: {error['msg']}") from None
+            self.params = validated.model_dump(exclude_none=True)
+            if self.kind == "rules" and not self.params:
+                raise ValueError("a rules proposal changes at least one rule")
+        if (self.kind in ("freeze", "unfreeze")) != (self.subject is not None):
+            raise ValueError("freeze and unfreeze name a wallet as subject; other kinds take none")
+        return self
+
+
+class CastVote(Body):
+    choice: Literal["yes", "no"]
 
 
 class Exchange(Body):

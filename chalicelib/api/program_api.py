@@ -6,7 +6,8 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from ..services import exchange, legality, money, nodes, program, trading
+from ..errors import InvalidParameter
+from ..services import exchange, governance, legality, money, nodes, program, trading
 from ..services.signed import SignedRequest
 from . import bodies
 from .routing import int_param, query, route
@@ -75,6 +76,47 @@ def exchange_coins(signed: SignedRequest, body: bodies.Exchange) -> Answer:
 @signed_route(program_api, "/sweeps", bodies.Empty)
 def run_sweep(signed: SignedRequest, body: bodies.Empty) -> Answer:
     return legality.requested_sweep(signed)
+
+
+@signed_route(program_api, "/proposals", bodies.OpenProposal)
+def open_proposal(signed: SignedRequest, body: bodies.OpenProposal) -> Answer:
+    return governance.open_proposal(signed, body.kind, body.subject, dict(body.params), body.deadline_blocks)
+
+
+@signed_route(program_api, "/proposals/{proposal_id}/votes", bodies.CastVote)
+def cast_vote(signed: SignedRequest, body: bodies.CastVote, proposal_id: str) -> Answer:
+    return governance.vote(signed, proposal_id, body.choice)
+
+
+@signed_route(program_api, "/proposals/{proposal_id}/approval", bodies.Empty)
+def approve_proposal(signed: SignedRequest, body: bodies.Empty, proposal_id: str) -> Answer:
+    return governance.approve(signed, proposal_id)
+
+
+@signed_route(program_api, "/tallies", bodies.Empty)
+def run_tally(signed: SignedRequest, body: bodies.Empty) -> Answer:
+    return governance.requested_tally(signed)
+
+
+@route(program_api, "/proposals", methods=["GET"])
+def list_proposals() -> dict[str, Any]:
+    params = query(program_api, {"status"})
+    status = params.get("status")
+    if status is not None and status not in ("open", "passed", "rejected"):
+        raise InvalidParameter("status is open, passed or rejected", field="status")
+    return governance.list_proposals(status)
+
+
+@route(program_api, "/proposals/{proposal_id}", methods=["GET"])
+def get_proposal(proposal_id: str) -> dict[str, Any]:
+    query(program_api, set())
+    return governance.proposal_view(governance.get_proposal(proposal_id))
+
+
+@route(program_api, "/reports/{proposal_id}", methods=["GET"])
+def get_report(proposal_id: str) -> dict[str, Any]:
+    query(program_api, set())
+    return governance.report(proposal_id)
 
 
 @route(program_api, "/program", methods=["GET"])

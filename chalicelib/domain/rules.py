@@ -29,8 +29,11 @@ class ProgramRules:
     rebate_bps: int = 2_000
     # Exchange of coins back to fiat pays the peg less this fee, which goes to the stamp node.
     exchange_fee_bps: int = 200
-    # Share of consumer nodes that must authorise the program before it runs (51%).
+    # Share of consumer nodes that must authorise the program before it runs (51%);
+    # the same share of the eligible passes a proposal.
     start_quorum_bps: int = 5_100
+    # Coins (units) the program mints to a buyer for voting on goods it bought.
+    vote_reward: int = 10
     tiers: tuple[Tier, ...] = field(default_factory=lambda: (
         Tier(0, 0),                # small orders are final once paid
         Tier(100_000, 5_000),      # from 1,000.00: half of the replicas
@@ -44,9 +47,11 @@ class ProgramRules:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProgramRules:
-        return cls(rebate_bps=data["rebate_bps"], exchange_fee_bps=data["exchange_fee_bps"],
-                   start_quorum_bps=data["start_quorum_bps"],
-                   tiers=tuple(Tier(**t) for t in data["tiers"]))
+        """Rules stored before a rule existed take its default."""
+        merged = {**cls().to_json(), **data}
+        return cls(rebate_bps=merged["rebate_bps"], exchange_fee_bps=merged["exchange_fee_bps"],
+                   start_quorum_bps=merged["start_quorum_bps"], vote_reward=merged["vote_reward"],
+                   tiers=tuple(Tier(**t) for t in merged["tiers"]))
 
 
 def order_amount(quantity: int, unit_price: int) -> int:

@@ -10,6 +10,7 @@ from chalice.app import Blueprint, Rate
 
 from ..observability import logger
 from ..services import reading
+from ..services.governance import load_signer_for_reports, tally
 from ..services.legality import sweep
 from ..services.replication import parse_block_message, receive_block, replica_of_queue
 from ..services.sealer_key import load_signer
@@ -32,6 +33,13 @@ def legality_sweep(event: Any) -> dict[str, Any]:
     report = sweep()
     logger.info("legality sweep", extra=report)
     return report
+
+
+@events.schedule(Rate(1, unit=Rate.MINUTES), name="tally_votes")
+def tally_votes(event: Any) -> dict[str, Any]:
+    result = tally(load_signer_for_reports())
+    logger.info("tally", extra=result)
+    return result
 
 
 def replicate_record(record: SQSRecord) -> str:

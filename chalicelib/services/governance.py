@@ -21,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.governance import NEEDS_APPROVAL, decide, eligible_digest
 from ..domain.rules import ProgramRules
-from ..errors import Conflict, Forbidden, InvalidParameter, NotFound, StorageError
+from ..errors import Conflict, CovenantError, Forbidden, InvalidParameter, NotFound, StorageError
 from ..ledger.canonical import canonical
 from ..store import ledger_store
 from ..store.ledger_store import StateWrite
@@ -328,6 +328,25 @@ def tally(signer: Signer | None = None) -> dict[str, Any]:
         except Conflict:
             continue  # a vote or another tally moved it; the next run sees the new state
     return {"height": height, "closed": closed}
+
+
+def requested_tally(signed: SignedRequest) -> tuple[int, dict[str, Any]]:
+    """The stamp node runs the tally now (it also runs every minute)."""
+    stamp = require_stamp(signed)
+    result = tally(load_signer_for_reports())
+    commit([Draft("tally.requested", stamp.node_id, {"closed": [c["proposal"] for c in result["closed"]]},
+                  signed.auth)], [signed.remember(200, result)])
+    return 200, result
+
+
+def load_signer_for_reports() -> Signer | None:
+    """Reports are signed with the stamp node's key; without it a report proposal stays unenacted."""
+    from .sealer_key import load_signer
+
+    try:
+        return load_signer()
+    except CovenantError:
+        return None
 
 
 def report(proposal_id: str) -> dict[str, Any]:
