@@ -76,6 +76,7 @@ class PlaceOrder(Body):
     unit_price: Amount
     unit_profit: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)]
     description: Annotated[str, StringConstraints(max_length=500)] = ""
+    product: Id | None = None
 
     @model_validator(mode="after")
     def sane_amounts(self) -> PlaceOrder:
@@ -140,6 +141,10 @@ class OpenProposal(Body):
         if (self.kind in ("freeze", "unfreeze")) != (self.subject is not None):
             raise ValueError("freeze and unfreeze name a wallet as subject; other kinds take none")
         return self
+
+
+class GoodsVote(Body):
+    rating: Literal["up", "down"]
 
 
 class CastVote(Body):

@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint
 
 from ..errors import InvalidParameter
-from ..services import exchange, governance, legality, money, nodes, program, trading
+from ..services import exchange, goods, governance, legality, money, nodes, program, trading
 from ..services.signed import SignedRequest
 from . import bodies
 from .routing import int_param, query, route
@@ -45,7 +45,7 @@ def withdraw(signed: SignedRequest, body: bodies.WalletAmount) -> Answer:
 @signed_route(program_api, "/orders", bodies.PlaceOrder)
 def place_order(signed: SignedRequest, body: bodies.PlaceOrder) -> Answer:
     return trading.place_order(signed, body.wallet, body.seller, body.quantity, body.unit_price, body.unit_profit,
-                               body.description)
+                               body.description, body.product)
 
 
 @signed_route(program_api, "/orders/{order_id}/payment", bodies.Payment)
@@ -96,6 +96,19 @@ def approve_proposal(signed: SignedRequest, body: bodies.Empty, proposal_id: str
 @signed_route(program_api, "/tallies", bodies.Empty)
 def run_tally(signed: SignedRequest, body: bodies.Empty) -> Answer:
     return governance.requested_tally(signed)
+
+
+@signed_route(program_api, "/orders/{order_id}/vote", bodies.GoodsVote)
+def vote_on_goods(signed: SignedRequest, body: bodies.GoodsVote, order_id: str) -> Answer:
+    return goods.vote_on_goods(signed, order_id, body.rating)
+
+
+@route(program_api, "/rank", methods=["GET"])
+def rank() -> dict[str, Any]:
+    params = query(program_api, {"cursor", "limit"})
+    offset = int_param("cursor", params["cursor"]) if "cursor" in params else 0
+    limit = int_param("limit", params["limit"], 1, 100) if "limit" in params else goods.RANK_PAGE
+    return goods.ranking(offset, limit)
 
 
 @route(program_api, "/proposals", methods=["GET"])

@@ -44,6 +44,8 @@ def replay(entries: Iterable[dict[str, Any]]) -> Replayed:
         elif kind == "order.cancelled" and data["refunded"]:
             state.move(orders[data["order"]]["buyer_wallet"], "fiat", data["refunded"], entry_id)
         elif kind == "coin.minted":
+            if "funded_by" in data:  # a vote reward: fiat from the stamp node's wallet backs it
+                state.move(data["funded_by"], "fiat", -data["amount"], entry_id)
             state.move(data["wallet"], "coin", data["amount"], entry_id)
             state.coins_minted += data["amount"]
             state.reserve += data["amount"]

@@ -41,7 +41,7 @@ def order_view(order: OrderRecord) -> dict[str, Any]:
             "quantity": int(order.quantity), "unit_price": int(order.unit_price),
             "unit_profit": int(order.unit_profit), "amount": int(order.amount), "escrow": int(order.escrow),
             "rebate": int(order.rebate), "endorsements_needed": int(order.endorsements_needed),
-            "paid_entry": order.paid_entry}
+            "paid_entry": order.paid_entry, "product": order.product}
 
 
 def _own_wallet(signed: SignedRequest, wallet_id: str) -> str:
@@ -58,7 +58,7 @@ def _trader(signed: SignedRequest) -> None:
 
 
 def place_order(signed: SignedRequest, wallet_id: str, seller_id: str, quantity: int, unit_price: int,
-                unit_profit: int, description: str) -> tuple[int, dict[str, Any]]:
+                unit_profit: int, description: str, product: str | None = None) -> tuple[int, dict[str, Any]]:
     """A consumer orders goods from a merchant or from another consumer in good standing."""
     running = require_running()
     node = signed.node
@@ -84,12 +84,13 @@ def place_order(signed: SignedRequest, wallet_id: str, seller_id: str, quantity:
     order = OrderRecord(pk=f"order#{order_id}", sk=ITEM, order_id=order_id, buyer=node.node_id,
                         buyer_wallet=wallet_id, seller=seller.node_id, seller_wallet=seller.wallet_id,
                         quantity=quantity, unit_price=unit_price, unit_profit=unit_profit, amount=amount,
-                        status="placed", endorsements_needed=needed, ts=ts)
+                        status="placed", endorsements_needed=needed, product=product or f"{seller.node_id}:goods",
+                        ts=ts)
     answer = {**order_view(order), "entry": entry_id}
     data = {"order": order_id, "buyer": node.node_id, "buyer_wallet": wallet_id, "seller": seller.node_id,
             "seller_wallet": seller.wallet_id, "quantity": quantity, "unit_price": unit_price,
             "unit_profit": unit_profit, "amount": amount, "description": description,
-            "endorsements_needed": needed}
+            "endorsements_needed": needed, "product": order.product}
     commit([Draft("order.placed", node.node_id, data, signed.auth, id=entry_id)],
            [lambda tx: tx.save(order, condition=OrderRecord.pk.does_not_exist()), signed.remember(201, answer)])
     return 201, answer

@@ -89,7 +89,27 @@ class OrderRecord(StateItem):
     rebate = NumberAttribute(default=0)
     endorsements_needed = NumberAttribute(default=0)
     paid_entry = UnicodeAttribute(null=True)
+    product = UnicodeAttribute(null=True)
     ts = NumberAttribute()
+
+
+class ProductVoteRecord(StateItem):
+    """``pvote#<order>``: the buyer's one vote on the goods of an order."""
+
+    product = UnicodeAttribute()
+    rating = UnicodeAttribute()
+    ts = NumberAttribute()
+
+
+class GoodsRecord(StateItem):
+    """``goods#<product>``: a product's votes, for the ranking (money never enters it)."""
+
+    product = UnicodeAttribute()
+    seller = UnicodeAttribute()
+    title = UnicodeAttribute()
+    up = NumberAttribute(default=0)
+    down = NumberAttribute(default=0)
+    first_vote = NumberAttribute(null=True)
 
 
 class AuthorisationRecord(StateItem):
@@ -172,6 +192,8 @@ class NonceRecord(SharedClientModel):
     expires_at = NumberAttribute()
 
 
-STATE_MODELS = (StateItem, ProgramRecord, NodeRecord, KeyBinding, IdentityClaim, WalletRecord, OrderRecord,
-                AuthorisationRecord, TotalsRecord, HistoryRecord, IdempotencyRecord, ProposalRecord, EligibleVoter,
-                VoteRecord, ReportRecord, NonceRecord)
+STATE_MODELS = (
+    StateItem, ProgramRecord, NodeRecord, KeyBinding, IdentityClaim, WalletRecord, OrderRecord, AuthorisationRecord,
+    TotalsRecord, HistoryRecord, ProductVoteRecord, GoodsRecord, IdempotencyRecord, ProposalRecord, EligibleVoter,
+    VoteRecord, ReportRecord, NonceRecord,
+)

@@ -1,0 +1,80 @@
+"""Votes on goods after a confirmed purchase: once per order, rewarded in coins, ranked by votes only."""
+
+from __future__ import annotations
+
+from tests.actors import answer, expect
+
+
+def _bought(running, buyer, product, price=1_000):
+    order = expect(buyer.post("/orders", {"wallet": buyer.wallet, "seller": running.merchant.node, "quantity": 1,
+                                          "unit_price": price, "unit_profit": 0, "product": product,
+                                          "description": product}), 201)
+    expect(buyer.post(f"/orders/{order['order']}/payment", {"wallet": buyer.wallet}), 200)
+    expect(running.merchant.post(f"/orders/{order['order']}/shipment"), 200)
+    expect(buyer.post(f"/orders/{order['order']}/receipt"), 200)
+    return order["order"]
+
+
+def _fund_rewards(running):
+    expect(running.stamp.post("/deposits", {"wallet": "w-stamp", "amount": 10_000}), 201)
+
+
+def test_a_buyer_votes_once_per_confirmed_order_and_is_rewarded(running):
+    _fund_rewards(running)
+    buyer = running.consumers[0]
+    order = _bought(running, buyer, "lamp")
+    vote = expect(buyer.post(f"/orders/{order}/vote", {"rating": "up"}), 201)
+    assert vote["reward"] == 10
+    assert answer(running.http.get(f"/wallets/{buyer.wallet}"))["balances"]["coin"] == 10
+    expect(buyer.post(f"/orders/{order}/vote", {"rating": "down"}), 409, "already_voted")
+
+
+def test_only_the_buyer_and_only_after_receipt(running):
+    buyer, other = running.consumers[0], running.consumers[1]
+    order = expect(buyer.post("/orders", {"wallet": buyer.wallet, "seller": running.merchant.node, "quantity": 1,
+                                          "unit_price": 100, "unit_profit": 0, "product": "pen"}), 201)["order"]
+    expect(buyer.post(f"/orders/{order}/vote", {"rating": "up"}), 409, "order_state")
+    done = _bought(running, buyer, "pen")
+    expect(other.post(f"/orders/{done}/vote", {"rating": "up"}), 403, "not_the_buyer")
+
+
+def test_an_unfunded_reward_still_counts_the_vote(running):
+    buyer = running.consumers[0]
+    order = _bought(running, buyer, "cup")
+    assert expect(buyer.post(f"/orders/{order}/vote", {"rating": "up"}), 201)["reward"] == 0
+    assert answer(running.http.get("/rank"))["goods"][0]["up"] == 1
+
+
+def test_goods_rank_by_votes_never_by_money(running):
+    _fund_rewards(running)
+    a, b, c = running.consumers
+    # "gold" is bought dearly but voted down; "cheap" has the most net votes
+    for buyer in (a, b):
+        expect(buyer.post(f"/orders/{_bought(running, buyer, 'cheap', price=10)}/vote", {"rating": "up"}), 201)
+    expect(c.post(f"/orders/{_bought(running, c, 'gold', price=90_000)}/vote", {"rating": "down"}), 201)
+    expect(a.post(f"/orders/{_bought(running, a, 'tie-old', price=500)}/vote", {"rating": "up"}), 201)
+    expect(b.post(f"/orders/{_bought(running, b, 'tie-new', price=50_000)}/vote", {"rating": "up"}), 201)
+    ranked = [g["product"] for g in answer(running.http.get("/rank"))["goods"]]
+    # ties (tie-old and tie-new, +1 each) go to the one voted on first, whatever was paid
+    assert ranked == ["cheap", "tie-old", "tie-new", "gold"]
+    page = answer(running.http.get("/rank?limit=2"))
+    assert [g["rank"] for g in page["goods"]] == [1, 2] and page["next"] == "2"
+    assert [g["product"] for g in answer(running.http.get("/rank?limit=2&cursor=2"))["goods"]] == ["tie-new", "gold"]
+
+
+def test_rewards_keep_conservation(running, chain):
+    from chalicelib.domain.replay import replay
+    from chalicelib.services.sealing import seal_pending_entries
+    from chalicelib.store.state_models import TotalsRecord, WalletRecord
+    from tests.integration.chain_checks import verified_chain
+
+    _fund_rewards(running)
+    buyer = running.consumers[0]
+    expect(buyer.post(f"/orders/{_bought(running, buyer, 'mug')}/vote", {"rating": "up"}), 201)
+    totals = TotalsRecord.get("totals", "item", consistent_read=True)
+    wallets = {w.wallet_id: {"fiat": int(w.fiat), "coin": int(w.coin)} for w in
+               WalletRecord.scan(WalletRecord.pk.startswith("wallet#"))}
+    assert sum(w["coin"] for w in wallets.values()) == int(totals.coins_minted) - int(totals.coins_retired)
+    assert int(totals.reserve) >= sum(w["coin"] for w in wallets.values())
+    seal_pending_entries(chain)
+    assert replay(e for b in verified_chain() for e in b["entries"]).balances == wallets
