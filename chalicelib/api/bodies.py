@@ -143,6 +143,13 @@ class OpenProposal(Body):
         return self
 
 
+class OpenDispute(Body):
+    ground: Literal["quality", "rebate"]
+    remedy: Literal["reissue_rebate", "revoke_seller"]
+    statement: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+    deadline_blocks: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 30
+
+
 class GoodsVote(Body):
     rating: Literal["up", "down"]
 

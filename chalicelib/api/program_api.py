@@ -103,6 +103,11 @@ def vote_on_goods(signed: SignedRequest, body: bodies.GoodsVote, order_id: str) 
     return goods.vote_on_goods(signed, order_id, body.rating)
 
 
+@signed_route(program_api, "/orders/{order_id}/disputes", bodies.OpenDispute)
+def open_dispute(signed: SignedRequest, body: bodies.OpenDispute, order_id: str) -> Answer:
+    return governance.open_dispute(signed, order_id, body.ground, body.remedy, body.statement, body.deadline_blocks)
+
+
 @route(program_api, "/rank", methods=["GET"])
 def rank() -> dict[str, Any]:
     params = query(program_api, {"cursor", "limit"})

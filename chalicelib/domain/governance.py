@@ -51,7 +51,7 @@ def tally_from_entries(entries: Iterable[dict[str, Any]]) -> dict[str, TallyView
     for entry in entries:
         data = entry["data"]
         kind = entry["type"]
-        if kind == "proposal.opened":
+        if kind in ("proposal.opened", "dispute.opened"):
             tallies[data["proposal"]] = TallyView(eligible=data["eligible"])
         elif kind == "proposal.voted":
             view = tallies[data["proposal"]]

@@ -27,11 +27,14 @@ from ..store import ledger_store
 from ..store.ledger_store import StateWrite
 from ..store.state_models import (
     ITEM,
+    DisputeLock,
     EligibleVoter,
     NodeRecord,
+    OrderRecord,
     ProgramRecord,
     ProposalRecord,
     ReportRecord,
+    TotalsRecord,
     VoteRecord,
     WalletRecord,
 )
@@ -123,13 +126,13 @@ def _check_subject(kind: str, subject: str | None, params: dict[str, Any]) -> di
     return params
 
 
-def _snapshot(proposal_id: str) -> list[str]:
+def _snapshot(proposal_id: str, excluded: tuple[str, ...] = (), stamp: bool = True) -> list[str]:
     try:
         nodes = [n.node_id for n in NodeRecord.scan(NodeRecord.pk.startswith("node#") & (NodeRecord.status == "active")
                                                     & (NodeRecord.role == "consumer"))]
     except PynamoDBException as exc:
         raise StorageError("could not snapshot the eligible voters") from exc
-    voters = sorted({*nodes, STAMP_NODE})
+    voters = sorted({*nodes, *([STAMP_NODE] if stamp else [])} - set(excluded))
     try:
         with EligibleVoter.batch_write() as batch:
             for node_id in voters:
@@ -144,9 +147,34 @@ def open_proposal(signed: SignedRequest, kind: str, subject: str | None, params:
     proposer = _voter(signed)
     _allowed_while(kind)
     params = _check_subject(kind, subject, params)
-    proposal_id = "p-" + secrets.token_hex(8)
+    return _open(signed, proposer, kind, subject, params, deadline_blocks, "proposal.opened", "p-")
+
+
+def open_dispute(signed: SignedRequest, order_id: str, ground: str, remedy: str, statement: str,
+                 deadline_blocks: int) -> tuple[int, dict[str, Any]]:
+    """The buyer contests an order's goods or rebate; consumer nodes not party to the order decide (S7)."""
+    from .trading import get_order
+
+    buyer = _voter(signed)
+    order = get_order(order_id)
+    if order.buyer != buyer.node_id:
+        raise Forbidden("only the buyer of an order disputes it", code="not_the_buyer")
+    if order.status not in ("shipped", "received"):
+        raise Conflict("only shipped or received orders are disputed", code="order_state")
+    _allowed_while("dispute")
+    params = {"ground": ground, "remedy": remedy, "statement": statement, "buyer": order.buyer,
+              "seller": order.seller}
+    return _open(signed, buyer, "dispute", order_id, params, deadline_blocks, "dispute.opened", "d-",
+                 excluded=(order.buyer, order.seller), stamp=False,
+                 lock=save(DisputeLock(pk=f"dispute#{order_id}", sk=ITEM), DisputeLock.pk.does_not_exist()))
+
+
+def _open(signed: SignedRequest, proposer: NodeRecord, kind: str, subject: str | None, params: dict[str, Any],
+          deadline_blocks: int, entry_type: str, prefix: str, excluded: tuple[str, ...] = (), stamp: bool = True,
+          lock: StateWrite | None = None) -> tuple[int, dict[str, Any]]:
+    proposal_id = prefix + secrets.token_hex(8)
     height = ledger_store.completed_height()
-    voters = _snapshot(proposal_id)  # idempotent items, written before the proposal exists
+    voters = _snapshot(proposal_id, excluded, stamp)  # idempotent items, written before the proposal exists
     ts = now_ms()
     record = ProposalRecord(pk=f"proposal#{proposal_id}", sk=ITEM, proposal_id=proposal_id, kind=kind,
                             subject=subject, params=json.dumps(params), proposer=proposer.node_id, status="open",
@@ -157,8 +185,14 @@ def open_proposal(signed: SignedRequest, kind: str, subject: str | None, params:
     data = {"proposal": proposal_id, "kind": kind, "subject": subject, "params": params,
             "opened_height": height, "deadline_height": height + deadline_blocks, "eligible": len(voters),
             "eligible_digest": eligible_digest(voters), "needs_approval": kind in NEEDS_APPROVAL}
-    commit([Draft("proposal.opened", proposer.node_id, data, signed.auth, id=entry_id)],
-           [save(record, ProposalRecord.pk.does_not_exist()), signed.remember(201, answer)])
+    writes = [save(record, ProposalRecord.pk.does_not_exist()), signed.remember(201, answer)]
+    try:
+        commit([Draft(entry_type, proposer.node_id, data, signed.auth, id=entry_id)],
+               [*writes, *([lock] if lock else [])])
+    except Conflict as exc:
+        if lock is not None:
+            raise Conflict("this order already has a dispute", code="already_disputed") from exc
+        raise
     return 201, answer
 
 
@@ -166,6 +200,9 @@ def vote(signed: SignedRequest, proposal_id: str, choice: str) -> tuple[int, dic
     voter = _voter(signed)
     proposal = get_proposal(proposal_id)
     _allowed_while(proposal.kind)
+    if proposal.kind == "dispute" and voter.node_id in (json.loads(proposal.params)["buyer"],
+                                                         json.loads(proposal.params)["seller"]):
+        raise Forbidden("a party to the order does not vote on its dispute", code="party_to_dispute")
     height = ledger_store.completed_height()
     if proposal.status != "open" or height > int(proposal.deadline_height):
         raise Conflict(f"voting on {proposal_id} is closed", code="voting_closed")
@@ -258,12 +295,79 @@ def _enactment(p: ProposalRecord, signer: Signer | None, now: int) -> tuple[list
         return ([Draft("rules.changed", "system", {**rule, "before": old_rules, "after": new_rules})],
                 [update(program_item, [ProgramRecord.rules.set(json.dumps(new_rules))],
                         ProgramRecord.rules == current.rules)], {"rules": new_rules})
+    if p.kind == "dispute":
+        return _remedy(p, params)
     report = build_report(p, params, signer, now)
     report_hash = hashlib.sha256(canonical(report)).hexdigest()
     return ([Draft("report.filed", "system", {**rule, "report_hash": report_hash,
                                                "evidence": params["evidence"]})],
             [save(ReportRecord(pk=f"report#{p.proposal_id}", sk=ITEM, body=json.dumps(report)))],
             {"report": p.proposal_id, "report_hash": report_hash})
+
+
+def _remedy(p: ProposalRecord, params: dict[str, Any]) -> tuple[list[Draft], list[StateWrite], dict[str, Any]]:
+    """What an upheld dispute does, as the buyer asked: re-issue the rebate, or revoke the seller."""
+    from ..domain.rules import rebate
+    from .money import credit, debit
+    from .trading import get_order
+
+    order = get_order(str(p.subject))
+    rule = {"proposal": p.proposal_id, "order": order.order_id, "rule": "dispute_majority_of_eligible"}
+    if params["remedy"] == "reissue_rebate":
+        amount = rebate(int(order.quantity), int(order.unit_price), int(order.unit_profit),
+                        ProgramRules.from_json(json.loads(program().rules)))
+        minted = {**rule, "wallet": order.buyer_wallet, "amount": amount, "funded_by": order.seller_wallet,
+                  "inputs": {"quantity": int(order.quantity), "unit_price": int(order.unit_price),
+                             "unit_profit": int(order.unit_profit)}}
+        return ([Draft("dispute.upheld", "system", {**rule, "remedy": "reissue_rebate"}),
+                 Draft("coin.minted", "system", minted)],
+                [debit(order.seller_wallet, "fiat", amount), credit(order.buyer_wallet, "coin", amount, False),
+                 update(TotalsRecord(pk="totals", sk=ITEM),
+                        [TotalsRecord.coins_minted.add(amount), TotalsRecord.reserve.add(amount)], ordered=False)],
+                {"reissued_rebate": amount})
+    seller = get_node(order.seller)
+    writes = [update(NodeRecord(pk=f"node#{seller.node_id}", sk=ITEM), [NodeRecord.status.set("revoked")],
+                     NodeRecord.status != "revoked")]
+    if seller.wallet_id:
+        writes.append(update(WalletRecord(pk=f"wallet#{seller.wallet_id}", sk=ITEM),
+                             [WalletRecord.status.set("revoked")]))
+    return ([Draft("dispute.upheld", "system", {**rule, "remedy": "revoke_seller"}),
+             Draft("node.revoked", "system", {**rule, "node": seller.node_id, "revoke_kid": seller.kid,
+                                               "wallets": [seller.wallet_id] if seller.wallet_id else []})],
+            writes, {"revoked": seller.node_id})
+
+
+def refund_orders_of_revoked_sellers() -> list[str]:
+    """A revoked seller's open orders go back to their buyers (run by every tally, so none is missed)."""
+    from .money import credit, history
+    from .trading import get_order
+
+    try:
+        revoked = {n.node_id for n in NodeRecord.scan(NodeRecord.pk.startswith("node#")
+                                                      & (NodeRecord.status == "revoked"))}
+        open_orders = [o for o in OrderRecord.scan(OrderRecord.pk.startswith("order#")
+                                                   & OrderRecord.status.is_in("placed", "paid"))
+                       if o.seller in revoked]
+    except PynamoDBException as exc:
+        raise StorageError("could not look for orders to refund") from exc
+    refunded = []
+    for order in open_orders:
+        order = get_order(order.order_id)
+        refund, ts = int(order.escrow), now_ms()
+        entry_id = new_entry_id(ts)
+        writes = [update(OrderRecord(pk=f"order#{order.order_id}", sk=ITEM),
+                         [OrderRecord.status.set("cancelled"), OrderRecord.escrow.set(0)],
+                         OrderRecord.status == order.status)]
+        if refund:
+            writes += [credit(order.buyer_wallet, "fiat", refund, require_active=False),
+                       history(order.buyer_wallet, entry_id, "order.cancelled", "fiat", refund, ts)]
+        try:
+            commit([Draft("order.cancelled", "system", {"order": order.order_id, "refunded": refund,
+                                                        "rule": "seller_revoked"}, id=entry_id)], writes)
+        except Conflict:
+            continue
+        refunded.append(order.order_id)
+    return refunded
 
 
 def build_report(p: ProposalRecord, params: dict[str, Any], signer: Signer | None, now: int) -> dict[str, Any]:
@@ -299,6 +403,9 @@ def _close(p: ProposalRecord, result: str, quorum_bps: int, signer: Signer | Non
     record = ProposalRecord(pk=f"proposal#{p.proposal_id}", sk=ITEM)
     guard = update(record, [ProposalRecord.status.set(result), ProposalRecord.outcome.set(json.dumps(outcome))],
                    (ProposalRecord.status == "open") & (ProposalRecord.yes == p.yes) & (ProposalRecord.no == p.no))
+    if p.kind == "dispute" and result == "rejected":
+        drafts = [Draft("dispute.dismissed", "system", {"proposal": p.proposal_id, "order": p.subject,
+                                                         "rule": "dispute_majority_of_eligible"})]
     try:
         commit([Draft("proposal.closed", "system", {**closed, "outcome": outcome}), *drafts], [guard, *writes])
     except Conflict:
@@ -327,7 +434,7 @@ def tally(signer: Signer | None = None) -> dict[str, Any]:
             closed.append(_close(p, result, quorum, signer, height))
         except Conflict:
             continue  # a vote or another tally moved it; the next run sees the new state
-    return {"height": height, "closed": closed}
+    return {"height": height, "closed": closed, "refunded": refund_orders_of_revoked_sellers()}
 
 
 def requested_tally(signed: SignedRequest) -> tuple[int, dict[str, Any]]:

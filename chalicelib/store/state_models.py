@@ -177,6 +177,10 @@ class VoteRecord(StateItem):
     ts = NumberAttribute()
 
 
+class DisputeLock(StateItem):
+    """``dispute#<order>``: an order is disputed once."""
+
+
 class ReportRecord(StateItem):
     """``report#<proposal>``: the signed report to the authorities a passed proposal produced."""
 
@@ -195,5 +199,5 @@ class NonceRecord(SharedClientModel):
 STATE_MODELS = (
     StateItem, ProgramRecord, NodeRecord, KeyBinding, IdentityClaim, WalletRecord, OrderRecord, AuthorisationRecord,
     TotalsRecord, HistoryRecord, ProductVoteRecord, GoodsRecord, IdempotencyRecord, ProposalRecord, EligibleVoter,
-    VoteRecord, ReportRecord, NonceRecord,
+    VoteRecord, ReportRecord, DisputeLock, NonceRecord,
 )
