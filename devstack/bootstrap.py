@@ -39,6 +39,7 @@ def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
     sqs = boto3.client("sqs")
     urls = [outputs[f"Replica{i}QueueUrl"] for i in range(replicas)]
     arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for u in urls]
+    boto3.client("s3").head_bucket(Bucket=f"{prefix}-items")  # created by the template, like the rest
     dynamodb = boto3.client("dynamodb")
     for logical, attribute in TTL_TABLES.items():
         dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
@@ -55,7 +56,7 @@ def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
 
 def reset_process_state() -> None:
     """Forget every per-process cache: settings, clients, tiles, blocks (tests and tools switch back ends)."""
-    from chalicelib.services import ledger, reading
+    from chalicelib.services import items, ledger, reading
     from chalicelib.settings import reset_settings
     from chalicelib.store import broadcast, ledger_store
     from chalicelib.store.models import reset_connections
@@ -65,6 +66,7 @@ def reset_process_state() -> None:
     ledger_store.tile_cache.clear()
     reading.block_cache.clear()
     broadcast.sns_client.cache_clear()
+    items.s3_client.cache_clear()
     ledger._started = False
 
 

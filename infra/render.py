@@ -101,6 +101,19 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
         }
         # Inline subscriptions: moto's CloudFormation skips AWS::SNS::Subscription.
         subscriptions.append({"Protocol": "sqs", "Endpoint": {"Fn::GetAtt": [queue, "Arn"]}})
+    resources["ItemsBucket"] = {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketName": _name("items"),
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "VersioningConfiguration": {"Status": "Enabled"},
+        },
+    }
     resources["BlocksTopic"] = {
         "Type": "AWS::SNS::Topic",
         "Properties": {"TopicName": _name("blocks"), "Subscription": subscriptions},
@@ -196,6 +209,8 @@ def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> di
              "Action": [*read, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                         "dynamodb:BatchWriteItem"],
              "Resource": mutable},
+            {"Sid": "Items", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+             "Resource": f"arn:aws:s3:::{prefix}-items/*"},
             {"Sid": "Broadcast", "Effect": "Allow", "Action": ["sns:Publish"],
              "Resource": f"arn:aws:sns:*:*:{prefix}-blocks"},
             {"Sid": "ReplicaQueues", "Effect": "Allow",

@@ -150,6 +150,18 @@ class OpenDispute(Body):
     deadline_blocks: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 30
 
 
+class PublishItem(Body):
+    title: Text
+    text: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    price: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)]
+    stake: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)] = 0
+    wallet: Id
+
+
+class ItemVote(Body):
+    rating: Literal["up", "down"]
+
+
 class GoodsVote(Body):
     rating: Literal["up", "down"]
 

@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint
 
 from ..errors import InvalidParameter
-from ..services import exchange, goods, governance, legality, money, nodes, program, trading
+from ..services import exchange, goods, governance, items, legality, money, nodes, program, trading
 from ..services.signed import SignedRequest
 from . import bodies
 from .routing import int_param, query, route
@@ -106,6 +106,38 @@ def vote_on_goods(signed: SignedRequest, body: bodies.GoodsVote, order_id: str) 
 @signed_route(program_api, "/orders/{order_id}/disputes", bodies.OpenDispute)
 def open_dispute(signed: SignedRequest, body: bodies.OpenDispute, order_id: str) -> Answer:
     return governance.open_dispute(signed, order_id, body.ground, body.remedy, body.statement, body.deadline_blocks)
+
+
+@signed_route(program_api, "/items", bodies.PublishItem)
+def publish_item(signed: SignedRequest, body: bodies.PublishItem) -> Answer:
+    return items.publish(signed, body.wallet, body.title, body.text, body.price, body.stake)
+
+
+@signed_route(program_api, "/items/{item_id}/purchase", bodies.Payment)
+def buy_item(signed: SignedRequest, body: bodies.Payment, item_id: str) -> Answer:
+    return items.buy(signed, item_id, body.wallet)
+
+
+@signed_route(program_api, "/items/{item_id}/vote", bodies.ItemVote)
+def vote_on_item(signed: SignedRequest, body: bodies.ItemVote, item_id: str) -> Answer:
+    return items.vote(signed, item_id, body.rating)
+
+
+@route(program_api, "/items/{item_id}", methods=["GET"])
+def get_item(item_id: str) -> dict[str, Any]:
+    query(program_api, set())
+    return items.item_view(items.get_item(item_id))
+
+
+@route(program_api, "/search", methods=["GET"])
+def search() -> dict[str, Any]:
+    params = query(program_api, {"q", "cursor", "limit"})
+    text = params.get("q", "")
+    if not text.strip() or len(text) > 200:
+        raise InvalidParameter("q is 1 to 200 characters of search words", field="q")
+    offset = int_param("cursor", params["cursor"]) if "cursor" in params else 0
+    limit = int_param("limit", params["limit"], 1, 100) if "limit" in params else 20
+    return items.search(text, offset, limit)
 
 
 @route(program_api, "/rank", methods=["GET"])

@@ -17,6 +17,7 @@ class Replayed:
     coins_minted: int = 0
     coins_retired: int = 0
     reserve: int = 0
+    staked: int = 0  # coins held in items' stakes, out of every wallet
     negative: list[str] = field(default_factory=list)
 
     def move(self, wallet: str, asset: str, delta: int, entry_id: str) -> None:
@@ -31,7 +32,7 @@ def replay(entries: Iterable[dict[str, Any]]) -> Replayed:
     orders: dict[str, dict[str, Any]] = {}
     for entry in entries:
         kind, data, entry_id = entry["type"], entry["data"], entry["id"]
-        if kind == "wallet.issued":
+        if kind == "wallet.issued" or (kind == "node.registered" and "wallet" in data):
             state.balances.setdefault(data["wallet"], {"fiat": 0, "coin": 0})
         elif kind == "fiat.deposited":
             state.move(data["wallet"], "fiat", data["amount"], entry_id)
@@ -57,6 +58,15 @@ def replay(entries: Iterable[dict[str, Any]]) -> Replayed:
             state.move(data["fee_wallet"], "fiat", data["fee"], entry_id)
             state.coins_retired += data["coins"]
             state.reserve -= data["coins"]
+        elif kind == "item.published" and data["stake"]:
+            state.move(data["wallet"], "coin", -data["stake"], entry_id)
+            state.staked += data["stake"]
+        elif kind == "item.bought" and data["price"]:
+            state.move(data["wallet"], "coin", -data["price"], entry_id)
+            state.move(data["publisher_wallet"], "coin", data["price"], entry_id)
+        elif kind == "item.voted" and data["paid_from_stake"]:
+            state.move(data["wallet"], "coin", data["paid_from_stake"], entry_id)
+            state.staked -= data["paid_from_stake"]
         elif kind == "coin.bought":
             state.move(data["wallet"], "fiat", -data["fiat"], entry_id)
             state.move(data["wallet"], "coin", data["coins"], entry_id)

@@ -34,6 +34,8 @@ class ProgramRules:
     start_quorum_bps: int = 5_100
     # Coins (units) the program mints to a buyer for voting on goods it bought.
     vote_reward: int = 10
+    # Coins (units) a voter earns from an item's stake ("vote to earn"), while the stake lasts.
+    stake_reward: int = 10
     tiers: tuple[Tier, ...] = field(default_factory=lambda: (
         Tier(0, 0),                # small orders are final once paid
         Tier(100_000, 5_000),      # from 1,000.00: half of the replicas
@@ -51,6 +53,7 @@ class ProgramRules:
         merged = {**cls().to_json(), **data}
         return cls(rebate_bps=merged["rebate_bps"], exchange_fee_bps=merged["exchange_fee_bps"],
                    start_quorum_bps=merged["start_quorum_bps"], vote_reward=merged["vote_reward"],
+                   stake_reward=merged["stake_reward"],
                    tiers=tuple(Tier(**t) for t in merged["tiers"]))
 
 

@@ -15,7 +15,8 @@ from ..errors import Conflict
 from ..store.state_models import ITEM, TotalsRecord
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import credit, exchange_assets, history, refused_debit
-from .program import STAMP_WALLET, require_running, rules, update
+from .program import require_running, rules, update
+from .sealing import STAMP_WALLET
 from .signed import SignedRequest
 from .trading import _own_wallet, _trader
 

@@ -19,7 +19,8 @@ from ..errors import Conflict, Forbidden, StorageError
 from ..store.state_models import ITEM, GoodsRecord, OrderRecord, ProductVoteRecord, TotalsRecord
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import credit, debit, history
-from .program import STAMP_WALLET, rules, save, update
+from .program import rules, save, update
+from .sealing import STAMP_WALLET
 from .signed import SignedRequest
 from .trading import get_order
 

@@ -28,11 +28,11 @@ from ..store.state_models import (
 )
 from .ledger import Draft, commit, now_ms
 from .sealer_key import Signer
+from .sealing import STAMP_WALLET
 from .signed import SignedRequest
 
 AWAITING, RUNNING, HALTED = "awaiting_authorisation", "running", "halted"
 STAMP_NODE = "stamp"
-STAMP_WALLET = "w-stamp"
 
 
 def program() -> ProgramRecord:

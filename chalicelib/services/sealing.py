@@ -38,6 +38,7 @@ from .ledger import Clock, now_ms
 from .sealer_key import Signer
 
 GENESIS_ENTRY_ID = "genesis-stamp-node"
+STAMP_WALLET = "w-stamp"
 
 
 @dataclass
@@ -203,7 +204,7 @@ def create_genesis(signer: Signer, clock: Clock = now_ms, writes: Sequence[State
     existing = store.get_block(0)
     if existing is None:
         entry = make_entry(GENESIS_ENTRY_ID, "node.registered", clock(), SYSTEM_ACTOR,
-                           {"node": "stamp", "role": "stamp", "jwk": signer.jwk})
+                           {"node": "stamp", "role": "stamp", "jwk": signer.jwk, "wallet": STAMP_WALLET})
         stored = store.get_entry(GENESIS_ENTRY_ID, consistent=True)
         if stored is None:
             store.append([store.prepare(entry)], writes)

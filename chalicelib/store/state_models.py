@@ -93,6 +93,52 @@ class OrderRecord(StateItem):
     ts = NumberAttribute()
 
 
+class ItemRecord(StateItem):
+    """``item#<id>``: a published work or data item, its originator stamp, label and votes."""
+
+    item_id = UnicodeAttribute()
+    publisher = UnicodeAttribute()
+    publisher_wallet = UnicodeAttribute()
+    title = UnicodeAttribute()
+    excerpt = UnicodeAttribute()
+    sha256 = UnicodeAttribute()
+    size = NumberAttribute()
+    price = NumberAttribute()
+    stake = NumberAttribute(default=0)
+    commercial = BooleanAttribute()
+    reason = UnicodeAttribute()
+    originator = BooleanAttribute()
+    copy_of = UnicodeAttribute(null=True)
+    near_copy_of = UnicodeAttribute(null=True)
+    similarity = UnicodeAttribute(null=True)
+    minhash = UnicodeAttribute()
+    up = NumberAttribute(default=0)
+    down = NumberAttribute(default=0)
+    ts = NumberAttribute()
+
+
+class ContentClaim(StateItem):
+    """``sha#<sha256>``: the first item published with this exact content (its originator)."""
+
+    item_id = UnicodeAttribute()
+
+
+class BandRecord(StateItem):
+    """``band#<key>`` / ``<item>``: the near-copy index (one item per MinHash band)."""
+
+
+class ItemPurchase(StateItem):
+    """``purchase#<item>`` / ``<node>``"""
+
+    ts = NumberAttribute()
+
+
+class ItemVote(StateItem):
+    """``ivote#<item>`` / ``<node>``"""
+
+    rating = UnicodeAttribute()
+
+
 class ProductVoteRecord(StateItem):
     """``pvote#<order>``: the buyer's one vote on the goods of an order."""
 
@@ -199,5 +245,6 @@ class NonceRecord(SharedClientModel):
 STATE_MODELS = (
     StateItem, ProgramRecord, NodeRecord, KeyBinding, IdentityClaim, WalletRecord, OrderRecord, AuthorisationRecord,
     TotalsRecord, HistoryRecord, ProductVoteRecord, GoodsRecord, IdempotencyRecord, ProposalRecord, EligibleVoter,
-    VoteRecord, ReportRecord, DisputeLock, NonceRecord,
+    VoteRecord, ReportRecord, DisputeLock, ItemRecord, ContentClaim, BandRecord, ItemPurchase, ItemVote,
+    NonceRecord,
 )
