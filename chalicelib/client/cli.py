@@ -18,6 +18,12 @@ Amounts are typed as decimals (12.50) and sent as integers of minor units.
     covenant --profile alice confirm o-...  covenant --profile alice cancel o-...
     covenant --profile alice balance        covenant --profile alice history
     covenant --profile alice exchange --to fiat 1.00
+    covenant --profile alice propose freeze --subject w-...    covenant --profile bob vote p-... yes
+    covenant proposals [--status open]                        covenant --profile stamp tally
+    covenant --profile alice rate o-... up                    covenant rank
+    covenant --profile alice dispute o-... --ground quality --remedy reissue_rebate --statement "broken"
+    covenant --profile alice publish --title "Essay" --file essay.txt [--price 1.00] [--stake 0.50]
+    covenant search lamp                                      covenant --profile bob buy-item i-...
 """
 
 from __future__ import annotations
@@ -172,6 +178,39 @@ def _parser() -> argparse.ArgumentParser:
     exchange.add_argument("--to", choices=["fiat", "coin"], required=True)
     exchange.add_argument("amount")
     commands.add_parser("program", help="the program's status and rules")
+    propose = commands.add_parser("propose", help="open a proposal for a majority vote")
+    propose.add_argument("kind", choices=["halt", "restart", "freeze", "unfreeze", "report", "upgrade", "rules"])
+    propose.add_argument("--subject", help="the wallet a freeze or unfreeze names")
+    propose.add_argument("--params", default="{}", help="JSON: report evidence, upgrade version, rule changes")
+    propose.add_argument("--deadline", type=int, default=30, help="blocks from now")
+    vote = commands.add_parser("vote", help="vote on a proposal or a dispute")
+    vote.add_argument("proposal")
+    vote.add_argument("choice", choices=["yes", "no"])
+    commands.add_parser("approve-proposal", help="the stamp node approves an upgrade or rule change").add_argument(
+        "proposal")
+    commands.add_parser("proposals", help="list proposals").add_argument("--status",
+                                                                         choices=["open", "passed", "rejected"])
+    commands.add_parser("tally", help="close due proposals now (stamp node)")
+    rate = commands.add_parser("rate", help="vote on the goods of a received order")
+    rate.add_argument("order")
+    rate.add_argument("rating", choices=["up", "down"])
+    commands.add_parser("rank", help="goods ranked by votes")
+    dispute = commands.add_parser("dispute", help="contest an order's goods or rebate (buyer)")
+    dispute.add_argument("order")
+    dispute.add_argument("--ground", choices=["quality", "rebate"], required=True)
+    dispute.add_argument("--remedy", choices=["reissue_rebate", "revoke_seller"], required=True)
+    dispute.add_argument("--statement", required=True)
+    dispute.add_argument("--deadline", type=int, default=30)
+    publish = commands.add_parser("publish", help="publish a work or data item")
+    publish.add_argument("--title", required=True)
+    publish.add_argument("--file", required=True, help="a UTF-8 text file")
+    publish.add_argument("--price", default="0", help="in coins")
+    publish.add_argument("--stake", default="0", help="coins staked for vote to earn")
+    commands.add_parser("search", help="search goods and items").add_argument("words", nargs="+")
+    commands.add_parser("buy-item", help="buy an item with coins").add_argument("item")
+    rate_item = commands.add_parser("rate-item", help="vote on an item you bought")
+    rate_item.add_argument("item")
+    rate_item.add_argument("rating", choices=["up", "down"])
     commands.add_parser("sweep", help="run the legality sweep now (stamp node)")
     return parser
 
@@ -232,6 +271,43 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                                                 "amount": minor_units(args.amount)})
     if command == "program":
         return api.get("/program")
+    if command == "propose":
+        try:
+            params = json.loads(args.params)
+        except ValueError as exc:
+            raise CliError("--params must be JSON") from exc
+        body = {"kind": args.kind, "params": params, "deadline_blocks": args.deadline}
+        if args.subject:
+            body["subject"] = args.subject
+        return api.post(profile, "/proposals", body)
+    if command == "vote":
+        return api.post(profile, f"/proposals/{args.proposal}/votes", {"choice": args.choice})
+    if command == "approve-proposal":
+        return api.post(profile, f"/proposals/{args.proposal}/approval", {})
+    if command == "proposals":
+        return api.get("/proposals" + (f"?status={args.status}" if args.status else ""))
+    if command == "tally":
+        return api.post(profile, "/tallies", {})
+    if command == "rate":
+        return api.post(profile, f"/orders/{args.order}/vote", {"rating": args.rating})
+    if command == "rank":
+        return api.get("/rank")
+    if command == "dispute":
+        return api.post(profile, f"/orders/{args.order}/disputes", {
+            "ground": args.ground, "remedy": args.remedy, "statement": args.statement,
+            "deadline_blocks": args.deadline})
+    if command == "publish":
+        return api.post(profile, "/items", {
+            "wallet": profile.wallet(), "title": args.title, "text": Path(args.file).read_text(encoding="utf-8"),
+            "price": minor_units(args.price, allow_zero=True), "stake": minor_units(args.stake, allow_zero=True)})
+    if command == "search":
+        from urllib.parse import urlencode
+
+        return api.get("/search?" + urlencode({"q": " ".join(args.words)}))
+    if command == "buy-item":
+        return api.post(profile, f"/items/{args.item}/purchase", {"wallet": profile.wallet()})
+    if command == "rate-item":
+        return api.post(profile, f"/items/{args.item}/vote", {"rating": args.rating})
     return api.post(profile, "/sweeps", {})
 
 

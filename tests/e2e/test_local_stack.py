@@ -241,3 +241,46 @@ def test_a_full_trade_with_the_cli_and_an_independent_client(tmp_path):
         verify_chain(blocks, sealer_kids=[k["kid"] for k in _get(f"{api}/keys")["keys"]])
     finally:
         stack.stop()
+
+
+def test_a_governance_round_and_information_goods_with_the_cli(tmp_path):
+    stack = Stack(tmp_path)
+    try:
+        home, api = tmp_path / "people", stack.api
+
+        def cli(*args: str) -> dict:
+            return _cli(home, api, *args)
+
+        for person in ("alice", "bob", "carol"):
+            cli("--profile", person, "keys")
+            cli("--profile", person, "register", "consumer")
+        cli("--profile", "shop", "keys")
+        shop = cli("--profile", "shop", "register", "merchant", "--legal-name", "Rogue Lamps", "--licence", "RL-1",
+                   "--ip", "198.51.100.20", "--contact", "x@rogue.example")
+        cli("--profile", "stamp", "import-key", str(stack.state / "sealer-key.pem"), "--node", "stamp", "--wallet",
+            "w-stamp")
+        approved = cli("--profile", "stamp", "approve", shop["node"])
+        cli("--profile", "alice", "authorise")
+        cli("--profile", "bob", "authorise")
+        # A governance round: freeze the merchant's legal wallet by majority of the eligible
+        proposal = cli("--profile", "alice", "propose", "freeze", "--subject", approved["wallet"])
+        assert proposal["eligible"] == 4  # three consumers and the stamp node
+        for person in ("alice", "bob", "carol"):
+            cli("--profile", person, "vote", proposal["proposal"], "yes")
+        # the runner's scheduled tally closes and enacts it
+        _until(lambda: cli("proposals", "--status", "passed")["proposals"], 30, "the tally", stack.log_path)
+        assert _get(f"{api}/wallets/{approved['wallet']}")["status"] == "frozen"
+        # Information goods: carol publishes, alice buys with coins, search finds it
+        essay = tmp_path / "essay.txt"
+        essay.write_text("On lamps: a short essay about light, oil and wicks.")
+        alice = json.loads((home / "alice" / "profile.json").read_text())
+        cli("--profile", "stamp", "deposit", alice["wallet"], "10.00")
+        cli("--profile", "alice", "exchange", "--to", "coin", "5.00")
+        item = cli("--profile", "carol", "publish", "--title", "On lamps", "--file", str(essay), "--price", "1.00")
+        assert item["originator"] and item["commercial"]
+        bought = cli("--profile", "alice", "buy-item", item["item"])
+        assert bought["price"] == 100 and bought["download"].startswith("http")
+        assert [r["id"] for r in cli("search", "lamps")["results"]] == [item["item"]]
+        assert _verify("chain", "--api", api, "--no-progress").returncode == 0
+    finally:
+        stack.stop()
