@@ -18,6 +18,7 @@ from pydantic import (
 from ..ledger.canonical import MAX_SAFE_INTEGER
 
 Amount = Annotated[int, Field(strict=True, gt=0, le=MAX_SAFE_INTEGER)]
+MAX_ITEM_BYTES = 100_000
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
@@ -102,12 +103,20 @@ class RulesChange(Body):
     # The constitution's 51% cannot be voted away; a larger share may be required.
     start_quorum_bps: Annotated[int, Field(strict=True, ge=5_100, le=10_000)] | None = None
     vote_reward: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] | None = None
+    stake_reward: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] | None = None
     tiers: Annotated[list[TierChange], Field(min_length=1, max_length=10)] | None = None
 
 
 class ReportParams(Body):
     evidence: Annotated[list[Id], Field(min_length=1, max_length=50)]
     summary: Annotated[str, StringConstraints(max_length=2_000)] = ""
+
+    @field_validator("evidence")
+    @classmethod
+    def each_entry_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each evidence entry is named once")
+        return value
 
 
 class UpgradeParams(Body):
@@ -153,6 +162,14 @@ class OpenDispute(Body):
 class PublishItem(Body):
     title: Text
     text: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+
+    @field_validator("text")
+    @classmethod
+    def at_most_100_kb(cls, value: str) -> str:
+        # The text also travels in the item.published entry and the request's auth: both in one 400 KB item.
+        if len(value.encode("utf-8")) > MAX_ITEM_BYTES:
+            raise ValueError(f"the text is at most {MAX_ITEM_BYTES} bytes of UTF-8")
+        return value
     price: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)]
     stake: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)] = 0
     wallet: Id

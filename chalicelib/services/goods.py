@@ -19,7 +19,7 @@ from ..errors import Conflict, Forbidden, StorageError
 from ..store.state_models import ITEM, GoodsRecord, OrderRecord, ProductVoteRecord, TotalsRecord
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import credit, debit, history
-from .program import rules, save, update
+from .program import require_running, rules, save, update
 from .sealing import STAMP_WALLET
 from .signed import SignedRequest
 from .trading import get_order
@@ -27,12 +27,17 @@ from .trading import get_order
 RANK_PAGE = 20
 
 
+def goods_id(order: OrderRecord) -> str:
+    """Goods are the seller's: one seller's buyers cannot vote on another seller's product of the same name."""
+    return f"{order.seller}/{order.product}"
+
+
 def _goods_writes(order: OrderRecord, rating: str, ts: int, title: str) -> list[Any]:
-    goods = GoodsRecord(pk=f"goods#{order.product}", sk=ITEM)
+    goods = GoodsRecord(pk=f"goods#{goods_id(order)}", sk=ITEM)
     counter = GoodsRecord.up if rating == "up" else GoodsRecord.down
 
     def tally(tx: Any) -> None:
-        tx.update(goods, actions=[counter.add(1), GoodsRecord.product.set(order.product),
+        tx.update(goods, actions=[counter.add(1), GoodsRecord.product.set(goods_id(order)),
                                   GoodsRecord.seller.set(order.seller),
                                   GoodsRecord.title.set(GoodsRecord.title | title),
                                   GoodsRecord.first_vote.set(GoodsRecord.first_vote | ts)])
@@ -46,7 +51,9 @@ def vote_on_goods(signed: SignedRequest, order_id: str, rating: str) -> tuple[in
         raise Forbidden("only the buyer votes on the goods of an order", code="not_the_buyer")
     if order.status != "received":
         raise Conflict("goods are voted on after the buyer confirms receipt", code="order_state")
-    reward = rules().vote_reward
+    running = require_running()
+    # Never more than the order paid, so buying from oneself through a friend cannot farm coins.
+    reward = min(rules(running).vote_reward, int(order.amount))
     ts = now_ms()
     vote_id, mint_id = new_entry_id(ts), new_entry_id(ts)
     title = order.product or ""
@@ -55,13 +62,14 @@ def vote_on_goods(signed: SignedRequest, order_id: str, rating: str) -> tuple[in
              ProductVoteRecord.pk.does_not_exist()),
         *_goods_writes(order, rating, ts, title),
     ]
-    vote = Draft("goods.voted", signed.node_id, {"order": order_id, "product": order.product, "rating": rating},
+    vote = Draft("goods.voted", signed.node_id, {"order": order_id, "product": goods_id(order), "rating": rating},
                  signed.auth, id=vote_id)
     funded = {"order": order_id, "wallet": order.buyer_wallet, "amount": reward, "rule": "vote_reward",
               "inputs": {"vote_reward": reward}, "funded_by": STAMP_WALLET}
-    answer = {"order": order_id, "product": order.product, "rating": rating, "reward": reward, "entry": vote_id}
+    answer = {"order": order_id, "product": goods_id(order), "rating": rating, "reward": reward, "entry": vote_id}
     reward_writes = [
         debit(STAMP_WALLET, "fiat", reward),
+        history(STAMP_WALLET, mint_id, "coin.minted", "fiat", -reward, ts),
         credit(order.buyer_wallet, "coin", reward, require_active=False),
         update(TotalsRecord(pk="totals", sk=ITEM),
                [TotalsRecord.coins_minted.add(reward), TotalsRecord.reserve.add(reward)], ordered=False),

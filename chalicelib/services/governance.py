@@ -23,6 +23,7 @@ from ..domain.governance import NEEDS_APPROVAL, decide, eligible_digest
 from ..domain.rules import ProgramRules
 from ..errors import Conflict, CovenantError, Forbidden, InvalidParameter, NotFound, StorageError
 from ..ledger.canonical import canonical
+from ..observability import logger
 from ..store import ledger_store
 from ..store.ledger_store import StateWrite
 from ..store.state_models import (
@@ -46,6 +47,7 @@ from .sealer_key import Signer
 from .signed import SignedRequest
 
 DEFAULT_DEADLINE_BLOCKS = 30
+MAX_REPORT_BYTES = 300_000  # a report is one DynamoDB item (400 KB at most)
 
 
 def get_proposal(proposal_id: str) -> ProposalRecord:
@@ -249,6 +251,8 @@ def approve(signed: SignedRequest, proposal_id: str) -> tuple[int, dict[str, Any
     proposal = get_proposal(proposal_id)
     if not proposal.needs_approval:
         raise Conflict(f"a {proposal.kind} proposal needs no approval", code="approval_not_needed")
+    if proposal.status != "open" or ledger_store.completed_height() > int(proposal.deadline_height):
+        raise Conflict(f"{proposal_id} is past its deadline", code="approval_not_open")
     entry_id = new_entry_id(now_ms())
     answer = {"proposal": proposal_id, "approved": True, "entry": entry_id}
     try:
@@ -308,7 +312,7 @@ def _enactment(p: ProposalRecord, signer: Signer | None, now: int) -> tuple[list
 def _remedy(p: ProposalRecord, params: dict[str, Any]) -> tuple[list[Draft], list[StateWrite], dict[str, Any]]:
     """What an upheld dispute does, as the buyer asked: re-issue the rebate, or revoke the seller."""
     from ..domain.rules import rebate
-    from .money import credit, debit
+    from .money import credit, debit, history
     from .trading import get_order
 
     order = get_order(str(p.subject))
@@ -319,9 +323,16 @@ def _remedy(p: ProposalRecord, params: dict[str, Any]) -> tuple[list[Draft], lis
         minted = {**rule, "wallet": order.buyer_wallet, "amount": amount, "funded_by": order.seller_wallet,
                   "inputs": {"quantity": int(order.quantity), "unit_price": int(order.unit_price),
                              "unit_profit": int(order.unit_profit)}}
-        return ([Draft("dispute.upheld", "system", {**rule, "remedy": "reissue_rebate"}),
-                 Draft("coin.minted", "system", minted)],
+        if int(get_wallet(order.seller_wallet).fiat) < amount:
+            raise Conflict(f"the seller's wallet cannot fund the re-issued rebate of {amount}",
+                           code="seller_cannot_fund")
+        now = now_ms()
+        upheld, mint = new_entry_id(now), new_entry_id(now)
+        return ([Draft("dispute.upheld", "system", {**rule, "remedy": "reissue_rebate"}, id=upheld),
+                 Draft("coin.minted", "system", minted, id=mint)],
                 [debit(order.seller_wallet, "fiat", amount), credit(order.buyer_wallet, "coin", amount, False),
+                 history(order.seller_wallet, upheld, "dispute.upheld", "fiat", -amount, now),
+                 history(order.buyer_wallet, mint, "coin.minted", "coin", amount, now),
                  update(TotalsRecord(pk="totals", sk=ITEM),
                         [TotalsRecord.coins_minted.add(amount), TotalsRecord.reserve.add(amount)], ordered=False)],
                 {"reissued_rebate": amount})
@@ -383,6 +394,8 @@ def build_report(p: ProposalRecord, params: dict[str, Any], signer: Signer | Non
     body = {"v": 1, "proposal": p.proposal_id, "summary": params.get("summary", ""), "filed_at": now,
             "tally": {"yes": int(p.yes), "no": int(p.no), "eligible": int(p.eligible)},
             "head": head, "evidence": evidence, "signer": signer.kid}
+    if len(canonical(body)) > MAX_REPORT_BYTES:
+        raise StorageError(f"the evidence is too large for one report ({MAX_REPORT_BYTES} bytes at most)")
     return {"report": body, "sig": signer.sign(canonical(body))}
 
 
@@ -398,7 +411,7 @@ def _close(p: ProposalRecord, result: str, quorum_bps: int, signer: Signer | Non
         try:
             drafts, writes, effect = _enactment(p, signer, now)
             outcome["enacted"] = effect
-        except (Conflict, NotFound, StorageError) as exc:
+        except CovenantError as exc:
             outcome["not_enacted"] = exc.message
     record = ProposalRecord(pk=f"proposal#{p.proposal_id}", sk=ITEM)
     guard = update(record, [ProposalRecord.status.set(result), ProposalRecord.outcome.set(json.dumps(outcome))],
@@ -423,7 +436,8 @@ def tally(signer: Signer | None = None) -> dict[str, Any]:
     """Close every proposal that has passed or whose deadline went by; enact the passed ones."""
     height = ledger_store.completed_height()
     quorum = ProgramRules.from_json(json.loads(program().rules)).start_quorum_bps
-    closed = []
+    closed: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     for view in list_proposals("open")["proposals"]:
         p = get_proposal(view["proposal"])
         result = decide(int(p.yes), int(p.eligible), quorum, bool(p.needs_approval), bool(p.approved), height,
@@ -434,7 +448,11 @@ def tally(signer: Signer | None = None) -> dict[str, Any]:
             closed.append(_close(p, result, quorum, signer, height))
         except Conflict:
             continue  # a vote or another tally moved it; the next run sees the new state
-    return {"height": height, "closed": closed, "refunded": refund_orders_of_revoked_sellers()}
+        except CovenantError as exc:  # one proposal's trouble never holds up the others
+            logger.warning("tally could not close a proposal", extra={"proposal": p.proposal_id,
+                                                                        "error": exc.message})
+            failed.append({"proposal": p.proposal_id, "error": exc.message})
+    return {"height": height, "closed": closed, "failed": failed, "refunded": refund_orders_of_revoked_sellers()}
 
 
 def requested_tally(signed: SignedRequest) -> tuple[int, dict[str, Any]]:

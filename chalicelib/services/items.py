@@ -21,8 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from ..domain.classify import classify
-from ..domain.similarity import NEAR_COPY_THRESHOLD, bands, signature, similarity
-from ..errors import Conflict, Forbidden, NotFound, StorageError
+from ..domain.similarity import NEAR_COPY_THRESHOLD, bands, normalise, signature, similarity
+from ..errors import Conflict, Forbidden, InvalidParameter, NotFound, StorageError
 from ..settings import get_settings
 from ..store.state_models import ITEM, BandRecord, ContentClaim, ItemPurchase, ItemRecord, ItemVote
 from .ledger import Draft, commit, new_entry_id, now_ms
@@ -33,6 +33,7 @@ from .trading import _own_wallet, _trader
 
 DOWNLOAD_SECONDS = 300
 EXCERPT = 500
+MAX_WORDS = 60_000  # the distinct words of an item's text, for search
 
 
 @functools.cache
@@ -84,8 +85,9 @@ def _nearest(sig: list[int], keys: list[str]) -> tuple[str, float] | None:
             except ItemRecord.DoesNotExist:
                 continue  # indexed by a publication that did not commit
             score = similarity(sig, json.loads(other.minhash))
+            linked = other.copy_of or item_id  # an exact copy's text is its originator's: link the originator
             if score >= NEAR_COPY_THRESHOLD and (best is None or score > best[1]):
-                best = (item_id, score)
+                best = (linked, score)
     except PynamoDBException as exc:
         raise StorageError("could not search for near copies") from exc
     return best
@@ -102,8 +104,8 @@ def publish(signed: SignedRequest, wallet_id: str, title: str, text: str, price:
     commercial, reason = classify(title, text, price)
     original = _original_of(sha)
     sig = signature(text)
-    keys = bands(sig)
-    near = None if original else _nearest(sig, keys)
+    keys = bands(sig) if normalise(text) else []  # punctuation or emoji alone: nothing to compare
+    near = None if original or not keys else _nearest(sig, keys)
     try:
         s3_client().put_object(Bucket=bucket(), Key=f"items/{sha}", Body=content, ContentType="text/plain",
                                ChecksumSHA256=base64.b64encode(bytes.fromhex(sha)).decode())
@@ -114,7 +116,9 @@ def publish(signed: SignedRequest, wallet_id: str, title: str, text: str, price:
         raise StorageError("could not store the item's content") from exc
     ts = now_ms()
     record = ItemRecord(pk=f"item#{item_id}", sk=ITEM, item_id=item_id, publisher=signed.node_id,
-                        publisher_wallet=wallet_id, title=title, excerpt=text[:EXCERPT], sha256=sha, size=len(content),
+                        publisher_wallet=wallet_id, title=title, excerpt=text[:EXCERPT],
+                        words=" ".join(sorted(set(normalise(text).split())))[:MAX_WORDS], sha256=sha,
+                        size=len(content),
                         price=price, stake=stake, commercial=commercial, reason=reason, originator=original is None,
                         copy_of=original, near_copy_of=near[0] if near else None,
                         similarity=f"{near[1]:.3f}" if near else None, minhash=json.dumps(sig), ts=ts)
@@ -185,11 +189,30 @@ def _bought(item_id: str, node_id: str) -> bool:
 
 def vote(signed: SignedRequest, item_id: str, rating: str) -> tuple[int, dict[str, Any]]:
     """A buyer votes once on an item; a staked item pays the voter from its stake."""
-    item = get_item(item_id)
-    node_id = signed.node_id
-    if not _bought(item_id, node_id):
+    running = require_running()
+    if not _bought(item_id, signed.node_id):
         raise Forbidden("only a node that bought the item votes on it", code="not_a_buyer")
-    reward = min(rules().stake_reward, int(item.stake))
+    for _ in range(3):
+        try:
+            return _vote_once(signed, get_item(item_id), rating, rules(running).stake_reward)
+        except Conflict:
+            if _voted(item_id, signed.node_id):
+                raise Conflict("this node already voted on the item", code="already_voted") from None
+            # the stake changed under us (another voter took the last of it): read it again
+    raise Conflict("the item changed under this vote; try again", code="conflict")
+
+
+def _voted(item_id: str, node_id: str) -> bool:
+    try:
+        ItemVote.get(f"ivote#{item_id}", node_id, consistent_read=True)
+        return True
+    except ItemVote.DoesNotExist:
+        return False
+
+
+def _vote_once(signed: SignedRequest, item: ItemRecord, rating: str, stake_reward: int) -> tuple[int, dict[str, Any]]:
+    item_id, node_id = item.item_id, signed.node_id
+    reward = min(stake_reward, int(item.stake))
     wallet = signed.node.wallet_id if signed.node else None
     ts = now_ms()
     entry_id = new_entry_id(ts)
@@ -205,12 +228,9 @@ def vote(signed: SignedRequest, item_id: str, rating: str) -> tuple[int, dict[st
         writes += [credit(wallet, "coin", reward, require_active=False),
                    history(wallet, entry_id, "item.voted", "coin", reward, ts)]
     writes.append(update(ItemRecord(pk=f"item#{item_id}", sk=ITEM), actions, condition))
-    try:
-        commit([Draft("item.voted", node_id, {"item": item_id, "rating": rating, "wallet": wallet,
-                                               "paid_from_stake": answer["paid_from_stake"],
-                                               "rule": "stake_reward"}, signed.auth, id=entry_id)], writes)
-    except Conflict as exc:
-        raise Conflict("this node already voted on the item", code="already_voted") from exc
+    commit([Draft("item.voted", node_id, {"item": item_id, "rating": rating, "wallet": wallet,
+                                           "paid_from_stake": answer["paid_from_stake"],
+                                           "rule": "stake_reward"}, signed.auth, id=entry_id)], writes)
     return 201, answer
 
 
@@ -220,18 +240,20 @@ def search(text: str, offset: int, limit: int) -> dict[str, Any]:
     from ..store.state_models import GoodsRecord
 
     words = normalise(text).split()
+    if not words:
+        raise InvalidParameter("q has no words to search for", field="q")
     found: list[dict[str, Any]] = []
     try:
         for item in ItemRecord.scan(ItemRecord.pk.startswith("item#")):
-            haystack = normalise(f"{item.title} {item.excerpt}")
-            if all(w in haystack.split() for w in words):
+            haystack = set(normalise(item.title).split()) | set((item.words or "").split())
+            if all(w in haystack for w in words):
                 found.append({"kind": "item", "id": item.item_id, "title": item.title, "up": int(item.up),
                               "down": int(item.down), "since": int(item.ts),
                               "label": "commercial" if item.commercial else "non-commercial", "reason": item.reason,
                               "vote_to_earn": int(item.stake) > 0})
         for goods in GoodsRecord.scan(GoodsRecord.pk.startswith("goods#")):
-            haystack = normalise(f"{goods.title} {goods.product}")
-            if all(w in haystack.split() for w in words):
+            goods_words = set(normalise(f"{goods.title} {goods.product}").split())
+            if all(w in goods_words for w in words):
                 found.append({"kind": "goods", "id": goods.product, "title": goods.title, "up": int(goods.up),
                               "down": int(goods.down), "since": int(goods.first_vote or 0),
                               "label": "commercial", "reason": "goods sold in orders", "vote_to_earn": False})

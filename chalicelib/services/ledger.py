@@ -18,6 +18,7 @@ from ..store.ledger_store import StateWrite
 Clock = Callable[[], int]
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
 COMMIT_ATTEMPTS = 5
+MAX_ENTRY_BYTES = 350_000  # an entry is one DynamoDB item, 400 KB at most with its attributes
 
 
 def now_ms() -> int:
@@ -71,8 +72,11 @@ def commit(drafts: Sequence[Draft], writes: Sequence[StateWrite] = (), clock: Cl
             entries = [make_entry(d.id or new_entry_id(ts), d.type, ts, d.actor, d.data, d.auth) for d in drafts]
         except ValueError as exc:
             raise InvalidParameter(str(exc)) from exc
+        prepared = [store.prepare(entry) for entry in entries]
+        if any(len(p.body.encode("utf-8")) > MAX_ENTRY_BYTES for p in prepared):
+            raise InvalidParameter(f"an entry may hold at most {MAX_ENTRY_BYTES} bytes", field="body")
         try:
-            store.append([store.prepare(entry) for entry in entries], writes)
+            store.append(prepared, writes)
         except DuplicateEntry:
             raise
         except Conflict:

@@ -101,6 +101,7 @@ class ItemRecord(StateItem):
     publisher_wallet = UnicodeAttribute()
     title = UnicodeAttribute()
     excerpt = UnicodeAttribute()
+    words = UnicodeAttribute(null=True)
     sha256 = UnicodeAttribute()
     size = NumberAttribute()
     price = NumberAttribute()

@@ -109,3 +109,25 @@ def test_a_dispute_short_of_the_majority_is_dismissed_at_its_deadline(market, ch
     from tests.integration.chain_checks import verified_chain
 
     assert any(e["type"] == "dispute.dismissed" for b in verified_chain() for e in b["entries"])
+
+
+def test_a_reissue_the_seller_cannot_fund_says_so_and_history_adds_up(market):
+    buyer, seller = market.consumers[0], market.merchant
+    order = _shipped(market, buyer, seller)
+    dispute = expect(_dispute(buyer, order), 201)["proposal"]
+    wallet = answer(market.http.get(f"/wallets/{seller.wallet}"))["balances"]["fiat"]
+    expect(market.stamp.post("/withdrawals", {"wallet": seller.wallet, "amount": wallet}), 201)
+    _votes(market.consumers[1:5], dispute)
+    closed = expect(market.stamp.post("/tallies"), 200)["closed"][0]
+    assert "cannot fund" in closed["not_enacted"]
+    # an enacted one leaves history rows that add up to the balances
+    second = _shipped(market, buyer, seller)
+    expect(market.stamp.post("/deposits", {"wallet": seller.wallet, "amount": 5_000}), 201)
+    dispute = expect(_dispute(buyer, second), 201)["proposal"]
+    _votes(market.consumers[1:5], dispute)
+    expect(market.stamp.post("/tallies"), 200)
+    for wallet_id in (buyer.wallet, seller.wallet):
+        balances = answer(market.http.get(f"/wallets/{wallet_id}"))["balances"]
+        rows = answer(market.http.get(f"/wallets/{wallet_id}/history?limit=500"))["history"]
+        for asset in ("fiat", "coin"):
+            assert sum(r["delta"] for r in rows if r["asset"] == asset) == balances[asset], (wallet_id, asset)

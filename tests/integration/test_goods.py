@@ -54,12 +54,14 @@ def test_goods_rank_by_votes_never_by_money(running):
     expect(c.post(f"/orders/{_bought(running, c, 'gold', price=90_000)}/vote", {"rating": "down"}), 201)
     expect(a.post(f"/orders/{_bought(running, a, 'tie-old', price=500)}/vote", {"rating": "up"}), 201)
     expect(b.post(f"/orders/{_bought(running, b, 'tie-new', price=50_000)}/vote", {"rating": "up"}), 201)
-    ranked = [g["product"] for g in answer(running.http.get("/rank"))["goods"]]
+    seller = running.merchant.node
+    ranked = [g["product"].removeprefix(f"{seller}/") for g in answer(running.http.get("/rank"))["goods"]]
     # ties (tie-old and tie-new, +1 each) go to the one voted on first, whatever was paid
     assert ranked == ["cheap", "tie-old", "tie-new", "gold"]
     page = answer(running.http.get("/rank?limit=2"))
     assert [g["rank"] for g in page["goods"]] == [1, 2] and page["next"] == "2"
-    assert [g["product"] for g in answer(running.http.get("/rank?limit=2&cursor=2"))["goods"]] == ["tie-new", "gold"]
+    assert [g["product"] for g in answer(running.http.get("/rank?limit=2&cursor=2"))["goods"]] == [
+        f"{seller}/tie-new", f"{seller}/gold"]
 
 
 def test_rewards_keep_conservation(running, chain):
@@ -78,3 +80,25 @@ def test_rewards_keep_conservation(running, chain):
     assert int(totals.reserve) >= sum(w["coin"] for w in wallets.values())
     seal_pending_entries(chain)
     assert replay(e for b in verified_chain() for e in b["entries"]).balances == wallets
+
+
+def test_a_cheap_order_cannot_farm_rewards_or_touch_another_sellers_goods(running):
+    _fund_rewards(running)
+    buyer, friend = running.consumers[0], running.consumers[1]
+    # a 1-unit purchase from a friend, naming the merchant's product id
+    order = expect(buyer.post("/orders", {"wallet": buyer.wallet, "seller": friend.node, "quantity": 1,
+                                          "unit_price": 1, "unit_profit": 0, "product": "acme-lamp"}), 201)["order"]
+    expect(buyer.post(f"/orders/{order}/payment", {"wallet": buyer.wallet}), 200)
+    expect(friend.post(f"/orders/{order}/shipment"), 200)
+    expect(buyer.post(f"/orders/{order}/receipt"), 200)
+    vote = expect(buyer.post(f"/orders/{order}/vote", {"rating": "down"}), 201)
+    assert vote["reward"] == 1  # never more than the order paid
+    assert vote["product"] == f"{friend.node}/acme-lamp"  # the friend's goods, not the merchant's
+
+
+def test_goods_votes_wait_while_the_system_is_halted(running):
+    from chalicelib.store.state_models import ITEM, ProgramRecord
+
+    order = _bought(running, running.consumers[0], "kettle")
+    ProgramRecord(pk="program", sk=ITEM).update(actions=[ProgramRecord.status.set("halted")])
+    expect(running.consumers[0].post(f"/orders/{order}/vote", {"rating": "up"}), 409, "program_not_running")

@@ -247,3 +247,35 @@ def test_property_replayed_tallies_equal_the_programs(assembly, chain, votes, ap
     assert (recomputed.result or "open") == program_view["status"]
     distinct = {who for who, _ in votes}
     assert recomputed.yes + recomputed.no == len(distinct)
+
+
+def test_the_stamp_node_cannot_approve_after_the_deadline(assembly, chain):
+    from chalicelib.services.ledger import Draft, commit
+
+    change = _open(assembly.consumers[0], "rules", params={"rebate_bps": 9_000}, deadline=1)["proposal"]
+    for voter in assembly.consumers[:4]:
+        expect(_vote(voter, change), 201)
+    for n in range(2):
+        commit([Draft("test.note", "system", {"n": n})])
+        seal_pending_entries(chain)
+    expect(assembly.stamp.post(f"/proposals/{change}/approval"), 409, "approval_not_open")
+    assert _tally(assembly)["closed"][0]["result"] == "rejected"
+    assert answer(assembly.http.get("/program"))["rules"]["rebate_bps"] == 2_000
+
+
+def test_a_report_too_large_closes_unenacted_and_never_blocks_the_tally(assembly, chain, monkeypatch):
+    from chalicelib.services import governance
+
+    buyer = assembly.consumers[0]
+    order = expect(buyer.post("/orders", {"wallet": buyer.wallet, "seller": assembly.merchant.node, "quantity": 1,
+                                          "unit_price": 100, "unit_profit": 0}), 201)
+    seal_pending_entries(chain)
+    monkeypatch.setattr(governance, "MAX_REPORT_BYTES", 100)
+    report = _open(buyer, "report", params={"evidence": [order["entry"]]})["proposal"]
+    halt = _open(buyer, "halt")["proposal"]
+    for voter in assembly.consumers[:4]:
+        expect(_vote(voter, report), 201)
+        expect(_vote(voter, halt), 201)
+    closed = {c["proposal"]: c for c in _tally(assembly)["closed"]}
+    assert "too large" in closed[report]["not_enacted"] and closed[halt]["enacted"] == {"status": "halted"}
+    expect(buyer.post("/proposals", {"kind": "report", "params": {"evidence": ["e-1", "e-1"]}}), 400, "invalid_body")

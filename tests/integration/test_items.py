@@ -114,3 +114,37 @@ def test_stakes_keep_conservation(readers, chain):
     seal_pending_entries(chain)
     replayed = replay(e for b in verified_chain() for e in b["entries"])
     assert replayed.balances == wallets and replayed.staked == staked and replayed.negative == []
+
+
+def test_search_finds_words_deep_in_the_text_and_refuses_an_empty_query(readers):
+    text = "lamps " * 200 + "zebra"
+    item = expect(_publish(readers.consumers[0], "Long essay", text), 201)["item"]
+    assert [r["id"] for r in answer(readers.http.get("/search?q=zebra"))["results"]] == [item]
+    expect(readers.http.get("/search?q=%21%21%21"), 400, "invalid_parameter")
+
+
+def test_a_near_copy_links_the_originator_not_an_exact_copy(readers):
+    author, copier, editor = readers.consumers
+    original = expect(_publish(author, "Chapter one", ORIGINAL), 201)["item"]
+    expect(_publish(copier, "Copy", ORIGINAL), 201)
+    assert expect(_publish(editor, "Edited", EDITED), 201)["near_copy_of"] == original
+
+
+def test_text_is_limited_in_bytes_not_characters(readers):
+    error = expect(_publish(readers.consumers[0], "Euros", "€" * 40_000), 400, "invalid_body")["error"]
+    assert error["field"] == "text"
+
+
+def test_punctuation_alone_is_not_a_near_copy_of_other_punctuation(readers):
+    expect(_publish(readers.consumers[0], "Dots", "!!! ??? ..."), 201)
+    assert expect(_publish(readers.consumers[1], "Dashes", "--- ;;; ,,,"), 201)["near_copy_of"] is None
+
+
+def test_item_votes_wait_while_the_system_is_halted(readers):
+    from chalicelib.store.state_models import ITEM, ProgramRecord
+
+    author, reader = readers.consumers[0], readers.consumers[1]
+    item = expect(_publish(author, "Essay", "words", stake=20), 201)["item"]
+    expect(reader.post(f"/items/{item}/purchase", {"wallet": reader.wallet}), 201)
+    ProgramRecord(pk="program", sk=ITEM).update(actions=[ProgramRecord.status.set("halted")])
+    expect(reader.post(f"/items/{item}/vote", {"rating": "up"}), 409, "program_not_running")
