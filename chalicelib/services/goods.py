@@ -16,7 +16,7 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from ..errors import Conflict, Forbidden, StorageError
-from ..store.state_models import ITEM, GoodsRecord, OrderRecord, ProductVoteRecord, TotalsRecord
+from ..store.state_models import ITEM, GoodsRecord, OrderRecord, ProductVoteRecord, TotalsRecord, exists
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import credit, debit, history
 from .program import require_running, rules, save, update
@@ -93,11 +93,7 @@ def vote_on_goods(signed: SignedRequest, order_id: str, rating: str) -> tuple[in
 
 
 def _voted(order_id: str) -> bool:
-    try:
-        ProductVoteRecord.get(f"pvote#{order_id}", ITEM, consistent_read=True)
-        return True
-    except ProductVoteRecord.DoesNotExist:
-        return False
+    return exists(ProductVoteRecord, f"pvote#{order_id}")
 
 
 def rank_key(goods: dict[str, Any]) -> tuple[int, int, int, str]:

@@ -24,7 +24,7 @@ from ..domain.classify import classify
 from ..domain.similarity import NEAR_COPY_THRESHOLD, bands, normalise, signature, similarity
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound, StorageError
 from ..settings import get_settings
-from ..store.state_models import ITEM, BandRecord, ContentClaim, ItemPurchase, ItemRecord, ItemVote
+from ..store.state_models import ITEM, BandRecord, ContentClaim, ItemPurchase, ItemRecord, ItemVote, exists
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import credit, debit, history, refused_debit
 from .program import require_running, rules, save, update
@@ -180,11 +180,7 @@ def download_url(item: ItemRecord) -> str:
 
 
 def _bought(item_id: str, node_id: str) -> bool:
-    try:
-        ItemPurchase.get(f"purchase#{item_id}", node_id, consistent_read=True)
-        return True
-    except ItemPurchase.DoesNotExist:
-        return False
+    return exists(ItemPurchase, f"purchase#{item_id}", node_id)
 
 
 def vote(signed: SignedRequest, item_id: str, rating: str) -> tuple[int, dict[str, Any]]:
@@ -203,11 +199,7 @@ def vote(signed: SignedRequest, item_id: str, rating: str) -> tuple[int, dict[st
 
 
 def _voted(item_id: str, node_id: str) -> bool:
-    try:
-        ItemVote.get(f"ivote#{item_id}", node_id, consistent_read=True)
-        return True
-    except ItemVote.DoesNotExist:
-        return False
+    return exists(ItemVote, f"ivote#{item_id}", node_id)
 
 
 def _vote_once(signed: SignedRequest, item: ItemRecord, rating: str, stake_reward: int) -> tuple[int, dict[str, Any]]:

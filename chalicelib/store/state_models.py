@@ -7,10 +7,23 @@ the same transaction as the ledger entry that describes it.
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PynamoDBException
 
+from ..errors import StorageError
 from .models import SharedClientModel, _meta
 
 ITEM = "item"
+
+
+def exists(model: type[StateItem], pk: str, sk: str = ITEM) -> bool:
+    """Whether a state item is stored (a strongly consistent read)."""
+    try:
+        model.get(pk, sk, consistent_read=True)
+    except model.DoesNotExist:
+        return False
+    except PynamoDBException as exc:
+        raise StorageError(f"could not read {pk}") from exc
+    return True
 
 
 class StateItem(SharedClientModel):
