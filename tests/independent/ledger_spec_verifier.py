@@ -5,17 +5,20 @@ RFC 9162 known-answer vectors only.  It deliberately imports nothing from the
 project: if the project and this file disagree about a chain, one of them (or
 LEDGER.md) is wrong, and that is the point of having it.
 
-Dependencies: the Python standard library, ``cryptography`` (Ed25519) and
-``rfc8785`` (JSON Canonicalization Scheme, the package LEDGER.md names).
+Dependencies: the Python standard library, ``cryptography`` (Ed25519),
+``rfc8785`` (JSON Canonicalization Scheme, the package LEDGER.md names) and
+``http_sf`` (RFC 8941 structured fields, to parse the ``@signature-params``
+line of an RFC 9421 signature base).
 
 Public API
 ----------
-``verify_chain(blocks, trusted_genesis_hash=None, *, sealer_kids=None)``
+``verify_chain(blocks, genesis_hash=None, sealer_kids=None)``
     ``blocks`` are ``GET /blocks/{h}`` answers with all entries present, in
     height order starting at 0.  Raises ``SpecViolation(height, index, msg)``
     at the first fault, where ``index`` is the entry's *log index* (its
     position 0, 1, 2, ... across all blocks, which LEDGER.md calls "its
-    index") or None for block-level faults.
+    index") or None for block-level faults.  ``trusted_genesis_hash=`` is
+    accepted as the older keyword name of ``genesis_hash``.
 ``verify_inclusion(leaf_hash, leaf_index, tree_size, path, root)``
 ``verify_consistency(size1, size2, root1, root2, path)``
     RFC 9162 sections 2.1.3.2 and 2.1.4.2; raise ``ProofFailure``.
@@ -38,6 +41,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+import http_sf
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -93,6 +97,9 @@ MAX_SAFE_INT = 2**53 - 1
 HEX64 = re.compile(r"^[0-9a-f]{64}\Z")  # "64 lowercase hex characters"
 KID_RE = re.compile(r"^[0-9a-f]{32}\Z")  # "first 32 hex characters of SHA-256"
 ZERO_HASH = "0" * 64
+SYSTEM = "system"  # "actor":"<node id or 'system'>"
+# "An entry's JCS is at most 65,535 bytes" (a tlog-tiles bundle's uint16 length).
+MAX_ENTRY_BYTES = 65_535
 B64STD_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}\Z")
 B64URL_NOPAD_RE = re.compile(r"^[A-Za-z0-9_-]+\Z")
 # "type":"<dotted.name>" -- our reading: at least two non-empty dot-separated
@@ -408,40 +415,65 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes,
 # --------------------------------------------------------------------------
 
 
-class _KeyRing:
-    """Which key was registered / revoked at which log index.
+class _Key:
+    """One registered key: what LEDGER.md lets a verifier know about it."""
 
-    * "A key enters the ledger as data.jwk ... of the entry that registers it"
-      -> ``registered[kid] = (public key, index of that entry)``; a repeated
-      registration of the same kid keeps the first index.
+    __slots__ = ("by_system", "height", "index", "key", "kid", "owner")
+
+    def __init__(self, kid: str, key: Ed25519PublicKey, index: int, height: int,
+                 owner: str, by_system: bool) -> None:
+        self.kid = kid
+        self.key = key
+        self.index = index  # log index of the registering entry
+        self.height = height  # height of the block holding that entry
+        self.owner = owner  # "belongs to the node its registering entry names"
+        self.by_system = by_system  # the registering entry's actor is `system`
+
+
+class _KeyRing:
+    """Which key was registered / revoked at which log index (and height).
+
+    * "A key enters the ledger as data.jwk ... of the entry that registers it,
+      once: registering a key id again is invalid" -> ``register`` refuses a
+      kid it already holds.
+    * "A key belongs to the node that its registering entry names in
+      data.node, or, when that entry has no data.node, to that entry's
+      actor" -> ``_Key.owner``.
     * "an entry whose data.revoke_kid names a key revokes it for every later
-      entry" -> ``revoked[kid] = index``; revocation is permanent (a later
-      re-registration of the same key does not undo it), and the earliest
-      revocation counts.  Revoking a kid the ledger has not (yet) seen is not
-      forbidden by LEDGER.md, so it is recorded, not rejected.
+      entry" -> ``revoked[kid] = (index, height)``; revocation is permanent
+      and the earliest revocation counts.  Revoking a kid the ledger has not
+      (yet) seen is not forbidden by LEDGER.md, so it is recorded, not
+      rejected (and since a kid registers once, a key revoked before it is
+      registered can never be used).
     """
 
     def __init__(self) -> None:
         self.registered: dict = {}
         self.revoked: dict = {}
 
-    def register(self, kid: str, key: Ed25519PublicKey, index: int) -> None:
-        self.registered.setdefault(kid, (key, index))
+    def register(self, rec: _Key) -> str | None:
+        """Records ``rec``; returns a fault description if its kid is taken."""
+        old = self.registered.get(rec.kid)
+        if old is not None:
+            return (f"key {rec.kid} registered again: it entered the ledger at entry "
+                    f"{old.index} and a key id is registered once")
+        self.registered[rec.kid] = rec
+        return None
 
-    def revoke(self, kid: str, index: int) -> None:
-        self.revoked.setdefault(kid, index)
+    def revoke(self, kid: str, index: int, height: int) -> None:
+        self.revoked.setdefault(kid, (index, height))
 
     def usable(self, kid: str, registered_before: int, not_revoked_before: int):
-        """The key for ``kid`` if it was registered by an entry with index
-        < ``registered_before`` and not revoked by an entry with index
+        """The key record for ``kid`` if it was registered by an entry with
+        index < ``registered_before`` and not revoked by an entry with index
         < ``not_revoked_before``; otherwise (None, reason)."""
         reg = self.registered.get(kid)
-        if reg is None or reg[1] >= registered_before:
+        if reg is None or reg.index >= registered_before:
             return None, f"key {kid} is not registered at that point"
         rev = self.revoked.get(kid)
-        if rev is not None and rev < not_revoked_before:
-            return None, f"key {kid} was revoked by entry {rev}"
-        return reg[0], None
+        if rev is not None and rev[0] < not_revoked_before:
+            return None, f"key {kid} was revoked by entry {rev[0]}"
+        return reg, None
 
 
 def _parse_jwk(jwk: Any) -> tuple:
@@ -479,17 +511,52 @@ _BASE_LINE = re.compile(r'^("[^"\\]*")((?:;[^ :]*)*): (.*)\Z', re.S)
 _DICT_MEMBER = re.compile(r"^([a-z*][a-z0-9_.*-]*)=:([A-Za-z0-9+/=]*):((?:;[^,]*)?)\Z")
 
 
-def _check_auth(auth: dict, keyring: _KeyRing, index: int) -> str | None:
-    """Returns a description of the first fault, or None."""
+def _signature_params(value: str) -> tuple:
+    """Parses the value of the ``"@signature-params"`` line.
+
+    RFC 9421 section 2.3: it is the signature parameters serialised as an
+    RFC 8941 Inner List with Parameters.  We parse it with ``http_sf`` (an
+    RFC 8941 parser) as a List that must hold exactly one member, an Inner
+    List; ``http_sf`` refuses anything that is not RFC 8941 syntax, trailing
+    text included.  A parameter named twice is refused too: RFC 8941 would
+    keep the last one, but a base that says two things about its own nonce or
+    keyid is not one we let vouch for an entry.
+
+    Returns (members, params): members are (bare item, params) pairs, params
+    a dict.  Raises ValueError with a description."""
+    dupes: list = []
+    try:
+        parsed = http_sf.parse(value.encode("utf-8"), tltype="list",
+                               on_duplicate_key=lambda name, kind: dupes.append(name))
+    except (http_sf.StructuredFieldError, UnicodeEncodeError) as exc:
+        raise ValueError(f"is not an RFC 8941 inner list with parameters: {exc}") from None
+    if dupes:
+        raise ValueError(f"names {dupes[0]!r} twice")
+    if (len(parsed) != 1 or not isinstance(parsed[0], tuple)
+            or not isinstance(parsed[0][0], list)):
+        raise ValueError("is not one RFC 8941 inner list with parameters")
+    members, params = parsed[0]
+    return members, params
+
+
+def _check_auth(auth: dict, actor: str, keyring: _KeyRing, index: int,
+                seen_nonces: dict) -> str | None:
+    """Checks one entry's ``auth``; returns a description of the first fault,
+    or None.  On success records (kid, nonce) in ``seen_nonces``."""
     kid, base, sig, body = auth["kid"], auth["base"], auth["sig"], auth["body"]
 
     # "an entry's auth.kid must name a key that entered the ledger at or
     # before that entry and was not revoked before it"
     if not KID_RE.match(kid):
         return f"auth.kid {kid!r} is not a 32-hex key id"
-    key, why = keyring.usable(kid, registered_before=index + 1, not_revoked_before=index)
-    if key is None:
+    rec, why = keyring.usable(kid, registered_before=index + 1, not_revoked_before=index)
+    if rec is None:
         return f"auth.kid: {why}"
+    # "An auth binds its entry: the key named by auth.kid must belong to the
+    # entry's actor."
+    if rec.owner != actor:
+        return (f"auth is not bound to its entry: key {kid} belongs to {rec.owner!r} "
+                f"(registered by entry {rec.index}), the entry's actor is {actor!r}")
 
     # "A verifier checks the Ed25519 signature over base with the key
     # registered for kid"; signatures are standard base64 with padding.
@@ -502,7 +569,7 @@ def _check_auth(auth: dict, keyring: _KeyRing, index: int) -> str | None:
     except UnicodeEncodeError:
         return "auth.base or auth.body is not encodable as UTF-8"
     try:
-        key.verify(raw_sig, base_bytes)
+        rec.key.verify(raw_sig, base_bytes)
     except InvalidSignature:
         return "auth.sig does not verify over auth.base"
 
@@ -521,22 +588,35 @@ def _check_auth(auth: dict, keyring: _KeyRing, index: int) -> str | None:
     if parsed[-1][0] != '"@signature-params"':
         return 'auth.base does not end with the "@signature-params" line'
     components = [c for c, _ in parsed[:-1]]
+    if '"@signature-params"' in components:
+        return 'auth.base has more than one "@signature-params" line'
     if len(set(components)) != len(components):
         return "auth.base covers a component twice"
-    params = parsed[-1][1]
-    pm = re.match(r"^\(([^)]*)\)(.*)\Z", params, re.S)
-    if not pm:
-        return "auth.base @signature-params is not an inner list"
-    listed = pm.group(1).split()
+    try:
+        members, sp = _signature_params(parsed[-1][1])
+    except ValueError as exc:
+        return f"auth.base @signature-params {exc}"
+    # Every covered component is an sf-string (RFC 9421 section 2), listed in
+    # the order of the lines above, each with the same parameters.
+    for item, _params in members:
+        if type(item) is not str:
+            return f"auth.base @signature-params lists {item!r}, not a component name string"
+    listed = [http_sf.ser(m) for m in members]
     if listed != components:
         return "auth.base lines do not match the components listed in @signature-params"
     # RFC 9421 coherence: if the signer named a key id / algorithm, they must
     # be the ones LEDGER.md says were used.
-    sp = dict(re.findall(r';([a-z0-9_.*-]+)=("[^"]*"|[^;]*)', pm.group(2)))
-    if "keyid" in sp and sp["keyid"] != f'"{kid}"':
-        return f"auth.base keyid {sp['keyid']} differs from auth.kid"
-    if "alg" in sp and sp["alg"] != '"ed25519"':
-        return f"auth.base alg {sp['alg']} is not ed25519"
+    if "keyid" in sp and (type(sp["keyid"]) is not str or sp["keyid"] != kid):
+        return f"auth.base keyid {sp['keyid']!r} differs from auth.kid"
+    if "alg" in sp and (type(sp["alg"]) is not str or sp["alg"] != "ed25519"):
+        return f"auth.base alg {sp['alg']!r} is not ed25519"
+    # "every auth.base carries a nonce signature parameter" -- RFC 9421
+    # section 2.3 defines `nonce` as a String; we require a non-empty one.
+    nonce = sp.get("nonce")
+    if nonce is None:
+        return "auth.base @signature-params carries no nonce parameter"
+    if type(nonce) is not str or not nonce:
+        return f"auth.base nonce {nonce!r} is not a non-empty RFC 8941 string"
 
     digest_lines = [v for c, v in parsed[:-1] if c == '"content-digest"']
     if len(digest_lines) != 1:
@@ -556,6 +636,14 @@ def _check_auth(auth: dict, keyring: _KeyRing, index: int) -> str | None:
     want = base64.b64encode(_sha256(body_bytes)).decode("ascii")
     if members["sha-256"] != want:
         return f"content-digest sha-256=:{members['sha-256']}: is not SHA-256(body) =:{want}:"
+
+    # "No two entries of the chain carry an auth with the same kid and
+    # signature nonce."
+    first = seen_nonces.get((kid, nonce))
+    if first is not None:
+        return (f"auth replayed: kid {kid} with nonce {nonce!r} already signed entry {first} "
+                "(no two entries carry an auth with the same kid and nonce)")
+    seen_nonces[(kid, nonce)] = index
     return None
 
 
@@ -619,18 +707,48 @@ def _check_entry_shape(e: Any) -> str | None:
     return _check_json_numbers(e)
 
 
-def verify_chain(blocks: list, trusted_genesis_hash: Any | None = None, *,
-                 sealer_kids: Iterable[str] | None = None) -> None:
+def _check_registration(e: dict, kid: str, actor: str) -> tuple:
+    """Whose key does entry ``e`` register?  Returns (owner, fault or None).
+
+    "A key belongs to the node that its registering entry names in
+    data.node, or, when that entry has no data.node, to that entry's actor."
+    "An entry with a non-null auth may register a key only for its own actor
+    (its data.node absent or equal to actor)." """
+    data = e["data"]
+    if "node" in data:
+        node = data["node"]
+        # Our reading: a data.node that names the owner of a key is a node
+        # id, i.e. a non-empty string like entry.actor.
+        if not isinstance(node, str) or not node:
+            return None, f"data.node {node!r} of the entry registering key {kid} is not a node id"
+        owner = node
+    else:
+        owner = actor
+    if e["auth"] is not None and owner != actor:
+        return None, (f"a signed entry may register a key only for its own actor: key {kid} "
+                      f"is registered for data.node {owner!r}, the actor is {actor!r}")
+    return owner, None
+
+
+def verify_chain(blocks: list, genesis_hash: Any | None = None,
+                 sealer_kids: Iterable[str] | None = None, *,
+                 trusted_genesis_hash: Any | None = None) -> None:
     """Verify a whole chain from genesis.  Raises SpecViolation at the first
     fault; returns None if everything LEDGER.md lets a verifier check holds.
 
-    ``trusted_genesis_hash``: hex string (or 32 bytes) the caller trusts for
-    block 0; "A verifier that trusts nothing but the genesis block hash ...".
+    ``genesis_hash`` (older keyword name: ``trusted_genesis_hash``): hex
+    string (or 32 bytes) the caller trusts for block 0; "A verifier that
+    trusts nothing but the genesis block hash ...".
     ``sealer_kids``: optional extra restriction, e.g. the kids from
-    ``GET /keys`` ("every sealer key, current and retired").  LEDGER.md gives
-    the chain itself no way to tell a sealer key from any other registered
-    key, so without this argument any registered, unrevoked key may seal.
+    ``GET /keys`` ("every sealer key, current and retired").  The chain
+    itself already says which keys are sealer keys (LEDGER.md "Sealer
+    keys"), and that is always checked; this only narrows it further.
     """
+    if trusted_genesis_hash is not None:
+        if genesis_hash is not None and trusted_genesis_hash != genesis_hash:
+            raise TypeError("trusted_genesis_hash and genesis_hash differ")
+        genesis_hash = trusted_genesis_hash
+    trusted_genesis_hash = genesis_hash
     blocks = list(blocks) if blocks is not None else []
     if not blocks:
         raise SpecViolation(0, None, "no blocks: a chain starts with genesis at height 0")
@@ -641,6 +759,8 @@ def verify_chain(blocks: list, trusted_genesis_hash: Any | None = None, *,
     tree = _CompactTree()
     keys = _KeyRing()
     seen_ids: dict = {}
+    seen_nonces: dict = {}  # (auth.kid, nonce) -> log index of the entry
+    stamp_node = None  # "the node that owns the key sealing block 0"
     prev_hash = ZERO_HASH
     log_size = 0  # entries sealed so far
 
@@ -708,11 +828,16 @@ def verify_chain(blocks: list, trusted_genesis_hash: Any | None = None, *,
             seen_ids[e["id"]] = i
             # "Leaf hash: SHA-256(0x00 || JCS(entry))"
             try:
-                tree.append(_leaf(jcs(e)))
+                entry_bytes = jcs(e)
             except Exception as exc:
                 raise fail(f"entry cannot be canonicalised: {exc}", i)
+            # "An entry's JCS is at most 65,535 bytes"
+            if len(entry_bytes) > MAX_ENTRY_BYTES:
+                raise fail(f"entry JCS is {len(entry_bytes)} bytes, more than the "
+                           f"{MAX_ENTRY_BYTES}-byte entry size limit", i)
+            tree.append(_leaf(entry_bytes))
 
-            data = e["data"]
+            data, actor = e["data"], e["actor"]
             # A key entering at this entry is usable by this entry's own auth
             # ("entered the ledger at or before that entry"), so register first.
             if "jwk" in data:
@@ -720,9 +845,14 @@ def verify_chain(blocks: list, trusted_genesis_hash: Any | None = None, *,
                     kid, key = _parse_jwk(data["jwk"])
                 except ValueError as exc:
                     raise fail(str(exc), i)
-                keys.register(kid, key, i)
+                owner, bad = _check_registration(e, kid, actor)
+                if bad:
+                    raise fail(bad, i)
+                bad = keys.register(_Key(kid, key, i, h, owner, actor == SYSTEM))
+                if bad:
+                    raise fail(bad, i)
             if e["auth"] is not None:
-                bad = _check_auth(e["auth"], keys, i)
+                bad = _check_auth(e["auth"], actor, keys, i, seen_nonces)
                 if bad:
                     raise fail(bad, i)
             # A revocation applies to "every later entry": record it last.
@@ -730,37 +860,56 @@ def verify_chain(blocks: list, trusted_genesis_hash: Any | None = None, *,
                 rk = data["revoke_kid"]
                 if not isinstance(rk, str) or not KID_RE.match(rk):
                     raise fail(f"data.revoke_kid {rk!r} is not a 32-hex key id", i)
-                keys.revoke(rk, i)
+                keys.revoke(rk, i, h)
 
         # ---- "log_root": "<hex root of the tree of the first n entries>"
         root = tree.root().hex()
         if root != header["log_root"]:
             raise fail(f"log_root {header['log_root']} != recomputed {root}")
 
-        # ---- "Signature: Ed25519 by the sealer's key over JCS(header) bytes."
-        # LEDGER.md says which key signs only implicitly ("Block 0 (genesis)
-        # holds the entries that create the stamp node and its key").  OUR
-        # READING: block 0 is sealed by a key registered in block 0 itself
-        # (and not revoked within it); every later block h is sealed by a key
-        # registered by an entry of an earlier block (index < n-k) and not
-        # revoked by an entry of an earlier block.  So a block that rotates
-        # the stamp key (registers the new one, revokes the old) is still
-        # sealed by the old key, and the new key seals from the next block on.
+        # ---- Sealer keys (LEDGER.md "Blocks"):
+        #   "the stamp node is the node that owns the key sealing block 0,
+        #   which block 0 registers.  A sealer key is a key of the stamp node
+        #   registered by an entry whose actor is system; it may seal block
+        #   h > 0 only if it entered the ledger in a block before h and was
+        #   not revoked in a block before h."
+        # So a block that rotates the stamp key (registers the new one,
+        # revokes the old) is still sealed by the old key, and the new key
+        # seals from the next block on.
         sealer = header["sealer"]
+        rec = keys.registered.get(sealer)
         if h == 0:
-            key, why = keys.usable(sealer, registered_before=n, not_revoked_before=n)
+            # OUR READING: the genesis key is a sealer key too (GET /keys,
+            # "every sealer key", lists it), so it must be registered in
+            # block 0 by a `system` entry; its owner defines the stamp node.
+            # "was not revoked in a block before h" is empty for h = 0, so a
+            # revocation inside block 0 does not stop it sealing block 0
+            # (as a revocation inside block h does not stop it sealing h).
+            if rec is None:
+                raise fail(f"sealer: key {sealer} is not registered in block 0 "
+                           "(the key sealing block 0 is one block 0 registers)")
+            if not rec.by_system:
+                raise fail(f"sealer: key {sealer} was registered by entry {rec.index}, whose actor "
+                           "is not system: not a sealer key")
+            stamp_node = rec.owner
         else:
-            key, why = keys.usable(sealer, registered_before=first_index,
-                                   not_revoked_before=first_index)
-        if key is None:
-            raise fail(f"sealer: {why}")
+            if rec is None or rec.height >= h:
+                raise fail(f"sealer: key {sealer} did not enter the ledger in a block before {h}")
+            if rec.owner != stamp_node or not rec.by_system:
+                raise fail(f"sealer: key {sealer} is not a sealer key (a key of the stamp node "
+                           f"{stamp_node!r} registered by an entry whose actor is system); it "
+                           f"belongs to {rec.owner!r} and was registered by entry {rec.index}")
+            rev = keys.revoked.get(sealer)
+            if rev is not None and rev[1] < h:
+                raise fail(f"sealer: key {sealer} was revoked in block {rev[1]} (entry {rev[0]}), "
+                           f"before block {h}")
         if allowed_sealers is not None and sealer not in allowed_sealers:
             raise fail(f"sealer {sealer} is not among the given sealer keys")
         raw_sig = _b64std_strict(block["sig"])
         if raw_sig is None or len(raw_sig) != 64:
             raise fail("sig is not a 64-byte Ed25519 signature in padded standard base64")
         try:
-            key.verify(raw_sig, header_bytes)
+            rec.key.verify(raw_sig, header_bytes)
         except InvalidSignature:
             raise fail("block signature does not verify over JCS(header)")
 
