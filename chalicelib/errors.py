@@ -12,15 +12,21 @@ from typing import Any
 class CovenantError(Exception):
     status = 500
     code = "internal_error"
+    # A retryable refusal says "nothing was written, try again": it is never kept as a request's first answer.
+    retryable = False
 
     def __init__(self, message: str, field: str | None = None, code: str | None = None,
-                 details: Any = None):
+                 details: Any = None, retryable: bool | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         if code is not None:
             self.code = code
         self.details = details
+        if retryable is not None:
+            self.retryable = retryable
+        elif self.status >= 500:
+            self.retryable = True
 
     def to_body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -47,12 +53,26 @@ class EntryPending(CovenantError):
 
 
 class Conflict(CovenantError):
+    """A request that meets the state it cannot change; plain ``conflict`` (a race) is worth retrying."""
+
     status = 409
     code = "conflict"
+
+    def __init__(self, message: str, field: str | None = None, code: str | None = None,
+                 details: Any = None, retryable: bool | None = None):
+        super().__init__(message, field, code, details,
+                         retryable if retryable is not None else (code or self.code) == "conflict")
 
 
 class DuplicateEntry(Conflict):
     code = "duplicate_entry"
+
+
+class EntryTooLarge(CovenantError):
+    """An entry would exceed LEDGER.md's 65,535 bytes of canonical JSON."""
+
+    status = 413
+    code = "entry_too_large"
 
 
 class Unauthenticated(CovenantError):

@@ -31,6 +31,13 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     table_prefix: str
@@ -40,6 +47,7 @@ class Settings:
     max_block_entries: int
     blocks_per_run: int
     public_origin: str
+    store: str
 
     def table(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -62,6 +70,8 @@ def get_settings() -> Settings:
         # The scheme and host clients sign in @target-uri (https://api.example.com). Unset, the
         # request's own Host header is used, which binds a signature to no one deployment.
         public_origin=os.environ.get("COVENANT_PUBLIC_ORIGIN", "").rstrip("/"),
+        # Where the state lives: "dynamodb" (AWS, moto) or "memory" (tests; one process only).
+        store=_choice("COVENANT_STORE", "dynamodb", ("dynamodb", "memory")),
     )
 
 

@@ -82,9 +82,9 @@ def write_new_key(path: Path) -> None:
 def start_chain() -> Any:
     """Create the genesis block with the configured sealer key (idempotent)."""
     from chalicelib.services.ledger import now_ms
-    from chalicelib.services.program import genesis_writes
+    from chalicelib.services.program import genesis_changes
     from chalicelib.services.sealer_key import load_signer
     from chalicelib.services.sealing import create_genesis
 
     signer = load_signer(get_settings().sealer_key)
-    return create_genesis(signer, writes=genesis_writes(signer, now_ms()))
+    return create_genesis(signer, changes=genesis_changes(signer, now_ms()))

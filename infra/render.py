@@ -31,6 +31,10 @@ LEDGER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], bool]] = {
     "StateTable": ("state", [("pk", "S", "HASH"), ("sk", "S", "RANGE")], False),
     "NoncesTable": ("nonces", [("pk", "S", "HASH")], False),
 }
+# Secondary indexes: table logical id -> (index name, hash key, range key), projecting every attribute.
+# The state table's one index lets the program read lists by key (active consumers, open proposals,
+# goods by votes, a seller's open orders, a node's wallets) instead of scanning the table.
+INDEXES: dict[str, list[tuple[str, str, str]]] = {"StateTable": [("gsi1", "gsi1pk", "gsi1sk")]}
 # Items expire through DynamoDB TTL on this attribute (moto's CloudFormation
 # skips TTL settings, so the local bootstrap sets them too).
 TTL_TABLES = {"StateTable": "expires_at", "NoncesTable": "expires_at"}
@@ -40,20 +44,31 @@ def _name(suffix: str) -> dict[str, str]:
     return {"Fn::Sub": "${Prefix}-" + suffix}
 
 
-def _table(suffix: str, keys: list[tuple[str, str, str]]) -> dict[str, Any]:
-    return {
+def _table(suffix: str, keys: list[tuple[str, str, str]],
+           indexes: list[tuple[str, str, str]] | None = None) -> dict[str, Any]:
+    attributes = [(n, t) for n, t, _ in keys]
+    for _, hash_key, range_key in indexes or []:
+        attributes += [(hash_key, "S"), (range_key, "S")]
+    table: dict[str, Any] = {
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
         "Properties": {
             "TableName": _name(suffix),
             "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in dict(attributes).items()],
             "KeySchema": [{"AttributeName": n, "KeyType": k} for n, _, k in keys],
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
         },
     }
+    if indexes:
+        table["Properties"]["GlobalSecondaryIndexes"] = [
+            {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                           {"AttributeName": range_key, "KeyType": "RANGE"}]}
+            for name, hash_key, range_key in indexes]
+    return table
 
 
 def replica_tables(replicas: int) -> dict[str, tuple[str, list[tuple[str, str, str]], bool]]:
@@ -65,7 +80,7 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
         raise ValueError("at least one replica")
     resources: dict[str, Any] = {}
     for logical, (suffix, keys, _) in {**LEDGER_TABLES, **replica_tables(replicas)}.items():
-        resources[logical] = _table(suffix, keys)
+        resources[logical] = _table(suffix, keys, INDEXES.get(logical))
         if logical in TTL_TABLES:
             resources[logical]["Properties"]["TimeToLiveSpecification"] = {
                 "AttributeName": TTL_TABLES[logical], "Enabled": True}
@@ -199,6 +214,8 @@ def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> di
     tables = {**LEDGER_TABLES, **replica_tables(replicas)}
     append_only = [arn(s) for s, _, only in tables.values() if only]
     mutable = [arn(s) for s, _, only in tables.values() if not only]
+    # reading an index is a Query on the index's own ARN
+    mutable += [f"{arn(tables[logical][0])}/index/{name}" for logical, found in INDEXES.items() for name, _, _ in found]
     read = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
     return {
         "Version": "2012-10-17",

@@ -93,6 +93,19 @@ def body_of(record: dict) -> dict:
 
 
 @pytest.fixture
+def program_clock(monkeypatch: pytest.MonkeyPatch):
+    """Moves the program's clock forward (deadlines); it never goes back within a test."""
+    from types import SimpleNamespace
+
+    from chalicelib.services import ledger
+
+    def advance(ms: int) -> None:
+        monkeypatch.setattr(ledger, "_offset_ms", ledger._offset_ms + ms)
+
+    return SimpleNamespace(advance=advance)
+
+
+@pytest.fixture
 def http(chain):
     from chalice.test import Client
 

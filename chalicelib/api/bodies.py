@@ -18,7 +18,10 @@ from pydantic import (
 from ..ledger.canonical import MAX_SAFE_INTEGER
 
 Amount = Annotated[int, Field(strict=True, gt=0, le=MAX_SAFE_INTEGER)]
-MAX_ITEM_BYTES = 100_000
+# An item's text travels in its request, and so in the ledger entry's auth: an entry holds at most
+# 65,535 bytes of canonical JSON (LEDGER.md), with room left for the rest of the request and for escapes.
+MAX_ITEM_BYTES = 48_000
+DEADLINE_MINUTES = Annotated[int, Field(strict=True, ge=1, le=30 * 24 * 60)]
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
@@ -128,7 +131,7 @@ class OpenProposal(Body):
     kind: Literal["halt", "restart", "freeze", "unfreeze", "report", "upgrade", "rules"]
     subject: Id | None = None
     params: dict[str, object] = Field(default_factory=dict)
-    deadline_blocks: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 30
+    deadline_minutes: DEADLINE_MINUTES = 24 * 60
 
     @model_validator(mode="after")
     def params_fit_the_kind(self) -> OpenProposal:
@@ -156,17 +159,16 @@ class OpenDispute(Body):
     ground: Literal["quality", "rebate"]
     remedy: Literal["reissue_rebate", "revoke_seller"]
     statement: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
-    deadline_blocks: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 30
+    deadline_minutes: DEADLINE_MINUTES = 24 * 60
 
 
 class PublishItem(Body):
     title: Text
-    text: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ITEM_BYTES)]
 
     @field_validator("text")
     @classmethod
-    def at_most_100_kb(cls, value: str) -> str:
-        # The text also travels in the item.published entry and the request's auth: both in one 400 KB item.
+    def at_most_48_kb(cls, value: str) -> str:
         if len(value.encode("utf-8")) > MAX_ITEM_BYTES:
             raise ValueError(f"the text is at most {MAX_ITEM_BYTES} bytes of UTF-8")
         return value

@@ -8,6 +8,7 @@ from chalice.app import Blueprint
 
 from ..errors import InvalidParameter
 from ..services import exchange, goods, governance, items, legality, money, nodes, program, trading
+from ..services import search as search_service
 from ..services.signed import SignedRequest
 from . import bodies
 from .routing import int_param, query, route
@@ -80,7 +81,7 @@ def run_sweep(signed: SignedRequest, body: bodies.Empty) -> Answer:
 
 @signed_route(program_api, "/proposals", bodies.OpenProposal)
 def open_proposal(signed: SignedRequest, body: bodies.OpenProposal) -> Answer:
-    return governance.open_proposal(signed, body.kind, body.subject, dict(body.params), body.deadline_blocks)
+    return governance.open_proposal(signed, body.kind, body.subject, dict(body.params), body.deadline_minutes)
 
 
 @signed_route(program_api, "/proposals/{proposal_id}/votes", bodies.CastVote)
@@ -105,7 +106,8 @@ def vote_on_goods(signed: SignedRequest, body: bodies.GoodsVote, order_id: str) 
 
 @signed_route(program_api, "/orders/{order_id}/disputes", bodies.OpenDispute)
 def open_dispute(signed: SignedRequest, body: bodies.OpenDispute, order_id: str) -> Answer:
-    return governance.open_dispute(signed, order_id, body.ground, body.remedy, body.statement, body.deadline_blocks)
+    return governance.open_dispute(signed, order_id, body.ground, body.remedy, body.statement,
+                                   body.deadline_minutes)
 
 
 @signed_route(program_api, "/items", bodies.PublishItem)
@@ -137,15 +139,14 @@ def search() -> dict[str, Any]:
         raise InvalidParameter("q is 1 to 200 characters of search words", field="q")
     offset = int_param("cursor", params["cursor"]) if "cursor" in params else 0
     limit = int_param("limit", params["limit"], 1, 100) if "limit" in params else 20
-    return items.search(text, offset, limit)
+    return search_service.search(text, offset, limit)
 
 
 @route(program_api, "/rank", methods=["GET"])
 def rank() -> dict[str, Any]:
     params = query(program_api, {"cursor", "limit"})
-    offset = int_param("cursor", params["cursor"]) if "cursor" in params else 0
     limit = int_param("limit", params["limit"], 1, 100) if "limit" in params else goods.RANK_PAGE
-    return goods.ranking(offset, limit)
+    return goods.ranking(params.get("cursor"), limit)
 
 
 @route(program_api, "/proposals", methods=["GET"])

@@ -17,8 +17,9 @@ from ..settings import get_settings
 from .routing import JSON, check_path_params, error_response
 
 Answer = tuple[int, dict[str, Any]]
-# Refusals that are not this request's answer: it is still running, or its key belongs to another request.
-UNREMEMBERED = frozenset({"request_in_progress", "idempotency_key_reused"})
+# A refusal that is not this request's answer: its key belongs to another request. Retryable refusals
+# ("nothing was written, try again", a request still running, a payment not yet final) are not kept either.
+UNREMEMBERED = frozenset({"idempotency_key_reused"})
 
 
 def _target_uri(request: Any) -> str:
@@ -81,7 +82,7 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
                     return _answer(replay, replayed=True)
                 logger.info("request refused", extra={"code": error.code, "field": error.field})
                 if signed is not None and 400 <= error.status < 500 and error.status != 401 \
-                        and error.code not in UNREMEMBERED:
+                        and not error.retryable and error.code not in UNREMEMBERED:
                     # A refusal is the request's first answer too: a retry gets it back.
                     try:
                         return _answer(signed.remember_refusal(error.status, error.to_body()))

@@ -182,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     propose.add_argument("kind", choices=["halt", "restart", "freeze", "unfreeze", "report", "upgrade", "rules"])
     propose.add_argument("--subject", help="the wallet a freeze or unfreeze names")
     propose.add_argument("--params", default="{}", help="JSON: report evidence, upgrade version, rule changes")
-    propose.add_argument("--deadline", type=int, default=30, help="blocks from now")
+    propose.add_argument("--deadline", type=int, default=24 * 60, help="minutes from now (default a day)")
     vote = commands.add_parser("vote", help="vote on a proposal or a dispute")
     vote.add_argument("proposal")
     vote.add_argument("choice", choices=["yes", "no"])
@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     dispute.add_argument("--ground", choices=["quality", "rebate"], required=True)
     dispute.add_argument("--remedy", choices=["reissue_rebate", "revoke_seller"], required=True)
     dispute.add_argument("--statement", required=True)
-    dispute.add_argument("--deadline", type=int, default=30)
+    dispute.add_argument("--deadline", type=int, default=24 * 60, help="minutes from now (default a day)")
     publish = commands.add_parser("publish", help="publish a work or data item")
     publish.add_argument("--title", required=True)
     publish.add_argument("--file", required=True, help="a UTF-8 text file")
@@ -276,7 +276,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             params = json.loads(args.params)
         except ValueError as exc:
             raise CliError("--params must be JSON") from exc
-        body = {"kind": args.kind, "params": params, "deadline_blocks": args.deadline}
+        body = {"kind": args.kind, "params": params, "deadline_minutes": args.deadline}
         if args.subject:
             body["subject"] = args.subject
         return api.post(profile, "/proposals", body)
@@ -295,7 +295,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     if command == "dispute":
         return api.post(profile, f"/orders/{args.order}/disputes", {
             "ground": args.ground, "remedy": args.remedy, "statement": args.statement,
-            "deadline_blocks": args.deadline})
+            "deadline_minutes": args.deadline})
     if command == "publish":
         return api.post(profile, "/items", {
             "wallet": profile.wallet(), "title": args.title, "text": Path(args.file).read_text(encoding="utf-8"),

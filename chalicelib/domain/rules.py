@@ -32,7 +32,7 @@ class ProgramRules:
     # Share of consumer nodes that must authorise the program before it runs (51%);
     # the same share of the eligible passes a proposal.
     start_quorum_bps: int = 5_100
-    # Coins (units) the program mints to a buyer for voting on goods it bought.
+    # Coins (units) the program mints to a buyer for voting on goods it bought, funded by the goods' seller.
     vote_reward: int = 10
     # Coins (units) a voter earns from an item's stake ("vote to earn"), while the stake lasts.
     stake_reward: int = 10
@@ -85,7 +85,13 @@ def endorsements_needed(amount: int, replicas: int, rules: ProgramRules) -> int:
 
 
 def exchange_fee(coin_units: int, rules: ProgramRules) -> int:
-    return coin_units * rules.exchange_fee_bps // BPS
+    """The fee on exchanging coins back to fiat, rounded up.
+
+    Rounding up means that no split pays less than the whole (the fees of parts
+    sum to at least the fee of their sum), so exchanging in small pieces never
+    avoids it: rounding never favours whoever can repeat the operation.
+    """
+    return -(-coin_units * rules.exchange_fee_bps // BPS)
 
 
 def quorum_reached(yes: int, eligible: int, quorum_bps: int) -> bool:

@@ -14,6 +14,8 @@ ZERO_HASH = "0" * 64
 ENTRY_MEMBERS = frozenset({"v", "id", "type", "ts", "actor", "data", "auth"})
 HEADER_MEMBERS = frozenset({"v", "height", "prev", "log_size", "log_root", "count", "ts", "sealer"})
 MAX_ID_LENGTH = 128
+# LEDGER.md: an entry's JCS is at most 65,535 bytes, so it fits a tlog-tiles entry bundle.
+MAX_ENTRY_BYTES = 65_535
 
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]+$")

@@ -16,28 +16,31 @@ import json
 import secrets
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
 
+from ..domain import postings as p
 from ..domain.classify import classify
+from ..domain.records import Band, ContentClaim, Item, ItemPurchase, ItemVote, Key
 from ..domain.similarity import NEAR_COPY_THRESHOLD, bands, normalise, signature, similarity
-from ..errors import Conflict, Forbidden, InvalidParameter, NotFound, StorageError
+from ..errors import Conflict, Forbidden, NotFound, StorageError
 from ..settings import get_settings
-from ..store.state_models import ITEM, BandRecord, ContentClaim, ItemPurchase, ItemRecord, ItemVote, exists
+from ..store import backend
+from ..store.port import Change, Ge, Put, Update
 from .ledger import Draft, commit, new_entry_id, now_ms
-from .money import credit, debit, history, refused_debit
-from .program import require_running, rules, save, update
+from .money import merged, refused_debit, value_changes
+from .program import allowed, rules
+from .search import index_words
 from .signed import SignedRequest
-from .trading import _own_wallet, _trader
+from .trading import own_wallet, trader
 
 DOWNLOAD_SECONDS = 300
 EXCERPT = 500
-MAX_WORDS = 60_000  # the distinct words of an item's text, for search
 
 
 @functools.cache
 def s3_client() -> Any:
+    import boto3
+
     return boto3.client("s3")
 
 
@@ -45,59 +48,49 @@ def bucket() -> str:
     return get_settings().table("items")
 
 
-def get_item(item_id: str) -> ItemRecord:
-    try:
-        return ItemRecord.get(f"item#{item_id}", ITEM, consistent_read=True)
-    except ItemRecord.DoesNotExist as exc:
-        raise NotFound(f"there is no item {item_id}", field="item") from exc
-    except PynamoDBException as exc:
-        raise StorageError("could not read the item") from exc
+def get_item(item_id: str) -> Item:
+    found = backend.state().get(Item, Item.key_of(item_id))
+    if found is None:
+        raise NotFound(f"there is no item {item_id}", field="item")
+    return found
 
 
-def item_view(item: ItemRecord) -> dict[str, Any]:
+def item_view(item: Item) -> dict[str, Any]:
     return {"item": item.item_id, "title": item.title, "publisher": item.publisher, "sha256": item.sha256,
-            "size": int(item.size), "price": int(item.price), "stake": int(item.stake),
-            "label": "vote_to_earn" if int(item.stake) > 0 else None,
+            "size": item.size, "price": item.price, "stake": item.stake,
+            "label": "vote_to_earn" if item.stake > 0 else None,
             "commercial": bool(item.commercial), "reason": item.reason, "originator": bool(item.originator),
             "copy_of": item.copy_of, "near_copy_of": item.near_copy_of,
             "similarity": float(item.similarity) if item.similarity else None,
-            "up": int(item.up), "down": int(item.down)}
+            "up": item.up, "down": item.down}
 
 
 def _original_of(sha: str) -> str | None:
-    try:
-        return str(ContentClaim.get(f"sha#{sha}", ITEM, consistent_read=True).item_id)
-    except ContentClaim.DoesNotExist:
-        return None
-    except PynamoDBException as exc:
-        raise StorageError("could not check the content's originator") from exc
+    claim = backend.state().get(ContentClaim, ContentClaim.key_of(sha))
+    return None if claim is None else claim.item_id
 
 
 def _nearest(sig: list[int], keys: list[str]) -> tuple[str, float] | None:
+    store = backend.state()
     candidates: set[str] = set()
-    try:
-        for key in keys:
-            candidates.update(str(r.sk) for r in BandRecord.query(f"band#{key}"))
-        best: tuple[str, float] | None = None
-        for item_id in sorted(candidates):
-            try:
-                other = ItemRecord.get(f"item#{item_id}", ITEM)
-            except ItemRecord.DoesNotExist:
-                continue  # indexed by a publication that did not commit
-            score = similarity(sig, json.loads(other.minhash))
-            linked = other.copy_of or item_id  # an exact copy's text is its originator's: link the originator
-            if score >= NEAR_COPY_THRESHOLD and (best is None or score > best[1]):
-                best = (linked, score)
-    except PynamoDBException as exc:
-        raise StorageError("could not search for near copies") from exc
+    for band in keys:
+        candidates.update(row.item_id for row in store.query(Band, f"band#{band}"))
+    found = store.get_many(Item, [Item.key_of(i) for i in sorted(candidates)])  # uncommitted ones are absent
+    best: tuple[str, float] | None = None
+    for key in sorted(found):
+        other = found[key]
+        score = similarity(sig, json.loads(other.minhash))
+        linked = other.copy_of or other.item_id  # an exact copy's text is its originator's: link the originator
+        if score >= NEAR_COPY_THRESHOLD and (best is None or score > best[1]):
+            best = (linked, score)
     return best
 
 
 def publish(signed: SignedRequest, wallet_id: str, title: str, text: str, price: int,
             stake: int) -> tuple[int, dict[str, Any]]:
-    require_running()
-    _trader(signed)
-    _own_wallet(signed, wallet_id)
+    _, guard = allowed("publish")
+    trader(signed)
+    own_wallet(signed, wallet_id)
     content = text.encode("utf-8")
     sha = hashlib.sha256(content).hexdigest()
     item_id = "i-" + secrets.token_hex(8)
@@ -109,32 +102,30 @@ def publish(signed: SignedRequest, wallet_id: str, title: str, text: str, price:
     try:
         s3_client().put_object(Bucket=bucket(), Key=f"items/{sha}", Body=content, ContentType="text/plain",
                                ChecksumSHA256=base64.b64encode(bytes.fromhex(sha)).decode())
-        with BandRecord.batch_write() as batch:
-            for key in keys:
-                batch.save(BandRecord(pk=f"band#{key}", sk=item_id))
-    except (BotoCoreError, ClientError, PynamoDBException) as exc:
+    except (BotoCoreError, ClientError) as exc:
         raise StorageError("could not store the item's content") from exc
+    # Index rows first: a row whose item never commits is skipped by every reader.
+    backend.state().put_all([Band(band=key, item_id=item_id) for key in keys])
+    index_words(f"item#{item_id}", f"{title} {text}")
     ts = now_ms()
-    record = ItemRecord(pk=f"item#{item_id}", sk=ITEM, item_id=item_id, publisher=signed.node_id,
-                        publisher_wallet=wallet_id, title=title, excerpt=text[:EXCERPT],
-                        words=" ".join(sorted(set(normalise(text).split())))[:MAX_WORDS], sha256=sha,
-                        size=len(content),
-                        price=price, stake=stake, commercial=commercial, reason=reason, originator=original is None,
-                        copy_of=original, near_copy_of=near[0] if near else None,
-                        similarity=f"{near[1]:.3f}" if near else None, minhash=json.dumps(sig), ts=ts)
+    record = Item(item_id=item_id, publisher=signed.node_id, publisher_wallet=wallet_id, title=title,
+                  excerpt=text[:EXCERPT], sha256=sha, size=len(content), price=price, stake=0, commercial=commercial,
+                  reason=reason, originator=original is None, copy_of=original,
+                  near_copy_of=near[0] if near else None, similarity=f"{near[1]:.3f}" if near else None,
+                  minhash=json.dumps(sig), ts=ts)
     entry_id = new_entry_id(ts)
     data = {"item": item_id, "publisher": signed.node_id, "wallet": wallet_id, "title": title, "sha256": sha,
             "size": len(content), "price": price, "stake": stake, "commercial": commercial, "reason": reason,
             "originator": original is None, "copy_of": original, "near_copy_of": record.near_copy_of,
             "similarity_permille": int(near[1] * 1000) if near else None, "rule": "first_uploader_is_originator"}
-    answer = {**item_view(record), "entry": entry_id}
-    writes = [save(record, ItemRecord.pk.does_not_exist()), signed.remember(201, answer)]
+    answer = {**item_view(record), "stake": stake, "label": "vote_to_earn" if stake else None, "entry": entry_id}
+    changes: list[Change] = [guard, Put(record), signed.remember(201, answer)]
     if original is None:
-        writes.append(save(ContentClaim(pk=f"sha#{sha}", sk=ITEM, item_id=item_id), ContentClaim.pk.does_not_exist()))
-    if stake:
-        writes += [debit(wallet_id, "coin", stake), history(wallet_id, entry_id, "item.published", "coin", -stake, ts)]
+        changes.append(Put(ContentClaim(sha256=sha, item_id=item_id)))
+    # the stake moves from the wallet into the item: the item is written with 0 and credited by the posting
+    changes += value_changes([(entry_id, p.Movement("item.published", data))], ts)
     try:
-        commit([Draft("item.published", signed.node_id, data, signed.auth, id=entry_id)], writes)
+        commit([Draft("item.published", signed.node_id, data, signed.auth, id=entry_id)], merged(changes))
     except Conflict as exc:
         if stake:
             raise refused_debit(exc, wallet_id, "coin", stake) from exc
@@ -143,34 +134,28 @@ def publish(signed: SignedRequest, wallet_id: str, title: str, text: str, price:
 
 
 def buy(signed: SignedRequest, item_id: str, wallet_id: str) -> tuple[int, dict[str, Any]]:
-    require_running()
-    _trader(signed)
-    _own_wallet(signed, wallet_id)
+    _, guard = allowed("buy_item")
+    trader(signed)
+    own_wallet(signed, wallet_id)
     item = get_item(item_id)
     if item.publisher == signed.node_id:
         raise Conflict("a publisher does not buy its own item", code="self_trade")
-    price = int(item.price)
     ts = now_ms()
     entry_id = new_entry_id(ts)
-    answer = {"item": item_id, "price": price, "entry": entry_id, "sha256": item.sha256}
-    writes = [save(ItemPurchase(pk=f"purchase#{item_id}", sk=signed.node_id, ts=ts),
-                   ItemPurchase.pk.does_not_exist()), signed.remember(201, answer)]
-    if price:
-        writes += [debit(wallet_id, "coin", price), credit(item.publisher_wallet, "coin", price, require_active=False),
-                   history(wallet_id, entry_id, "item.bought", "coin", -price, ts),
-                   history(item.publisher_wallet, entry_id + ".sale", "item.sold", "coin", price, ts)]
+    movement = p.item_sale(item_id, wallet_id, item.price, item.publisher_wallet)
+    answer = {"item": item_id, "price": item.price, "entry": entry_id, "sha256": item.sha256}
     try:
-        commit([Draft("item.bought", signed.node_id, {"item": item_id, "wallet": wallet_id, "price": price,
-                                                       "publisher_wallet": item.publisher_wallet},
-                      signed.auth, id=entry_id)], writes)
+        commit([Draft(movement.type, signed.node_id, movement.data, signed.auth, id=entry_id)], merged([
+            guard, Put(ItemPurchase(item_id=item_id, node_id=signed.node_id, ts=ts)),
+            *value_changes([(entry_id, movement)], ts), signed.remember(201, answer)]))
     except Conflict as exc:
         if _bought(item_id, signed.node_id):
             raise Conflict("this node already bought the item", code="already_bought") from exc
-        raise refused_debit(exc, wallet_id, "coin", price) from exc
+        raise refused_debit(exc, wallet_id, "coin", item.price) from exc
     return 201, {**answer, "download": download_url(item)}
 
 
-def download_url(item: ItemRecord) -> str:
+def download_url(item: Item) -> str:
     """A presigned, expiring S3 URL for the item's content."""
     try:
         return str(s3_client().generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_SECONDS,
@@ -180,17 +165,17 @@ def download_url(item: ItemRecord) -> str:
 
 
 def _bought(item_id: str, node_id: str) -> bool:
-    return exists(ItemPurchase, f"purchase#{item_id}", node_id)
+    return backend.state().get(ItemPurchase, ItemPurchase(item_id=item_id, node_id=node_id, ts=0).key) is not None
 
 
 def vote(signed: SignedRequest, item_id: str, rating: str) -> tuple[int, dict[str, Any]]:
     """A buyer votes once on an item; a staked item pays the voter from its stake."""
-    running = require_running()
+    running, guard = allowed("item_vote")
     if not _bought(item_id, signed.node_id):
         raise Forbidden("only a node that bought the item votes on it", code="not_a_buyer")
     for _ in range(3):
         try:
-            return _vote_once(signed, get_item(item_id), rating, rules(running).stake_reward)
+            return _vote_once(signed, get_item(item_id), rating, rules(running).stake_reward, guard)
         except Conflict:
             if _voted(item_id, signed.node_id):
                 raise Conflict("this node already voted on the item", code="already_voted") from None
@@ -199,59 +184,22 @@ def vote(signed: SignedRequest, item_id: str, rating: str) -> tuple[int, dict[st
 
 
 def _voted(item_id: str, node_id: str) -> bool:
-    return exists(ItemVote, f"ivote#{item_id}", node_id)
+    return backend.state().get(ItemVote, Key(f"ivote#{item_id}", node_id)) is not None
 
 
-def _vote_once(signed: SignedRequest, item: ItemRecord, rating: str, stake_reward: int) -> tuple[int, dict[str, Any]]:
+def _vote_once(signed: SignedRequest, item: Item, rating: str, stake_reward: int,
+               guard: Change) -> tuple[int, dict[str, Any]]:
     item_id, node_id = item.item_id, signed.node_id
-    reward = min(stake_reward, int(item.stake))
     wallet = signed.node.wallet_id if signed.node else None
+    reward = min(stake_reward, item.stake) if wallet else 0
     ts = now_ms()
     entry_id = new_entry_id(ts)
-    answer = {"item": item_id, "rating": rating, "paid_from_stake": reward if wallet else 0, "entry": entry_id}
-    counter = ItemRecord.up if rating == "up" else ItemRecord.down
-    actions = [counter.add(1)]
-    condition = None
-    writes = [save(ItemVote(pk=f"ivote#{item_id}", sk=node_id, rating=rating), ItemVote.pk.does_not_exist()),
-              signed.remember(201, answer)]
-    if reward and wallet:
-        actions.append(ItemRecord.stake.add(-reward))
-        condition = ItemRecord.stake >= reward
-        writes += [credit(wallet, "coin", reward, require_active=False),
-                   history(wallet, entry_id, "item.voted", "coin", reward, ts)]
-    writes.append(update(ItemRecord(pk=f"item#{item_id}", sk=ITEM), actions, condition))
-    commit([Draft("item.voted", node_id, {"item": item_id, "rating": rating, "wallet": wallet,
-                                           "paid_from_stake": answer["paid_from_stake"],
-                                           "rule": "stake_reward"}, signed.auth, id=entry_id)], writes)
+    answer = {"item": item_id, "rating": rating, "paid_from_stake": reward, "entry": entry_id}
+    data = {"item": item_id, "rating": rating, "wallet": wallet, "paid_from_stake": reward, "rule": "stake_reward"}
+    counter = "up" if rating == "up" else "down"
+    commit([Draft("item.voted", node_id, data, signed.auth, id=entry_id)], merged([
+        guard, Put(ItemVote(item_id=item_id, node_id=node_id, rating=rating)),
+        Update(Item, item.key, add={counter: 1}, when=(Ge("stake", reward),)),
+        *value_changes([(entry_id, p.Movement("item.voted", data))], ts),
+        signed.remember(201, answer)]))
     return 201, answer
-
-
-def search(text: str, offset: int, limit: int) -> dict[str, Any]:
-    """Keyword search over goods and items: every word must match; ranked by votes, then tie-break."""
-    from ..domain.similarity import normalise
-    from ..store.state_models import GoodsRecord
-
-    words = normalise(text).split()
-    if not words:
-        raise InvalidParameter("q has no words to search for", field="q")
-    found: list[dict[str, Any]] = []
-    try:
-        for item in ItemRecord.scan(ItemRecord.pk.startswith("item#")):
-            haystack = set(normalise(item.title).split()) | set((item.words or "").split())
-            if all(w in haystack for w in words):
-                found.append({"kind": "item", "id": item.item_id, "title": item.title, "up": int(item.up),
-                              "down": int(item.down), "since": int(item.ts),
-                              "label": "commercial" if item.commercial else "non-commercial", "reason": item.reason,
-                              "vote_to_earn": int(item.stake) > 0})
-        for goods in GoodsRecord.scan(GoodsRecord.pk.startswith("goods#")):
-            goods_words = set(normalise(f"{goods.title} {goods.product}").split())
-            if all(w in goods_words for w in words):
-                found.append({"kind": "goods", "id": goods.product, "title": goods.title, "up": int(goods.up),
-                              "down": int(goods.down), "since": int(goods.first_vote or 0),
-                              "label": "commercial", "reason": "goods sold in orders", "vote_to_earn": False})
-    except PynamoDBException as exc:
-        raise StorageError("could not search") from exc
-    found.sort(key=lambda r: (-(r["up"] - r["down"]), -(r["up"] + r["down"]), r["since"], r["kind"], r["id"]))
-    page = found[offset:offset + limit]
-    following = offset + limit if offset + limit < len(found) else None
-    return {"query": text, "results": page, "next": str(following) if following is not None else None}

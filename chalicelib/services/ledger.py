@@ -9,20 +9,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ChainNotStarted, Conflict, DuplicateEntry, InvalidParameter
-from ..ledger.format import make_entry
+from ..errors import ChainNotStarted, Conflict, DuplicateEntry, EntryTooLarge, InvalidParameter
+from ..ledger.format import MAX_ENTRY_BYTES, make_entry
 from ..observability import count
+from ..store import backend
 from ..store import ledger_store as store
-from ..store.ledger_store import StateWrite
+from ..store.ledger_records import prepare
+from ..store.port import Change
 
 Clock = Callable[[], int]
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
 COMMIT_ATTEMPTS = 5
-MAX_ENTRY_BYTES = 350_000  # an entry is one DynamoDB item, 400 KB at most with its attributes
+# Tests move the program's clock (deadlines); nothing else does.
+_offset_ms = 0
 
 
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return time.time_ns() // 1_000_000 + _offset_ms
 
 
 def new_entry_id(ts: int) -> str:
@@ -52,31 +55,36 @@ def _require_genesis() -> None:
         _started = True
 
 
-def commit(drafts: Sequence[Draft], writes: Sequence[StateWrite] = (), clock: Clock = now_ms) -> list[dict[str, Any]]:
-    """Commit entries and the state change they describe in one DynamoDB transaction.
+def commit(drafts: Sequence[Draft], changes: Sequence[Change] = (), clock: Clock | None = None
+           ) -> list[dict[str, Any]]:
+    """Commit entries and the state change they describe in one transaction.
 
     Either everything is written or nothing is: a failed condition in
-    ``writes`` raises Conflict, a reused entry id DuplicateEntry. Log indices
-    are not assigned here but when the entries are sealed, so appending
-    touches no shared counter.
+    ``changes`` raises Conflict, a reused entry id DuplicateEntry, an entry
+    over 65,535 bytes of canonical JSON EntryTooLarge. Log indices are not
+    assigned here but when the entries are sealed, so appending touches no
+    shared counter. ``clock`` gives each attempt its time (it may refuse one).
     """
     if not drafts:
         raise InvalidParameter("nothing to commit")
-    if 2 * len(drafts) + len(writes) > MAX_TRANSACTION_ITEMS:
+    if 2 * len(drafts) + len(changes) > MAX_TRANSACTION_ITEMS:
         raise InvalidParameter(f"one commit holds at most {MAX_TRANSACTION_ITEMS} items: two per entry and one "
                                "per state write")
     _require_genesis()
     for attempt in range(COMMIT_ATTEMPTS):
-        ts = clock()
+        ts = (clock or now_ms)()
         try:
             entries = [make_entry(d.id or new_entry_id(ts), d.type, ts, d.actor, d.data, d.auth) for d in drafts]
         except ValueError as exc:
             raise InvalidParameter(str(exc)) from exc
-        prepared = [store.prepare(entry) for entry in entries]
-        if any(len(p.body.encode("utf-8")) > MAX_ENTRY_BYTES for p in prepared):
-            raise InvalidParameter(f"an entry may hold at most {MAX_ENTRY_BYTES} bytes", field="body")
+        prepared = [prepare(entry) for entry in entries]
+        for entry in prepared:
+            size = len(entry.body.encode("utf-8"))
+            if size > MAX_ENTRY_BYTES:
+                raise EntryTooLarge(f"the entry would be {size} bytes of canonical JSON; the ledger holds entries "
+                                    f"of at most {MAX_ENTRY_BYTES} bytes", field="body")
         try:
-            store.append(prepared, writes)
+            backend.state().commit(prepared, changes)
         except DuplicateEntry:
             raise
         except Conflict:

@@ -9,48 +9,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
-
 from ..domain.legality import Findings, NodeView, WalletView, find_violations
-from ..errors import Conflict, StorageError
-from ..store.state_models import ITEM, NodeRecord, ProgramRecord, WalletRecord
-from .ledger import Draft, commit
-from .program import HALTED, STAMP_NODE, program, require_stamp, start_if_authorised, update
+from ..domain.lifecycle import HALTED
+from ..domain.records import Node, Program, RefundsDue, Wallet, nodes_index, wallets_index
+from ..errors import Conflict
+from ..store import backend
+from ..store.port import Eq, Ne, Put, Update
+from .ledger import Draft, commit, now_ms
+from .program import STAMP_NODE, allowed, program, require_stamp, start_if_authorised
 from .signed import SignedRequest
 
 CONSTITUTION = "constitution"
 WALLETS_PER_COMMIT = 90
+LIVE_STATUSES = ("active", "pending", "frozen", "black")  # every node status but revoked
 
 
 def snapshot() -> tuple[list[NodeView], list[WalletView]]:
-    try:
-        nodes = [NodeView(n.node_id, n.role, n.status, int(n.ts), n.identity_key)
-                 for n in NodeRecord.scan(NodeRecord.pk.startswith("node#"))]
-        wallets = [WalletView(w.wallet_id, w.node_id, w.status, int(w.ts))
-                   for w in WalletRecord.scan(WalletRecord.pk.startswith("wallet#"))]
-    except PynamoDBException as exc:
-        raise StorageError("could not read nodes and wallets") from exc
-    return nodes, wallets
+    """What the constitution looks at, read from the index: every live stamp node and merchant, and the
+    merchants' wallets. It costs what it returns, whatever else the state holds."""
+    store = backend.state()
+    nodes = [n for role in ("stamp", "merchant") for status in LIVE_STATUSES
+             for n in store.index(Node, nodes_index(role, status))]
+    wallets = [w for n in nodes if n.role == "merchant" for w in store.index(Wallet, wallets_index(n.node_id))]
+    return ([NodeView(n.node_id, n.role, n.status, n.ts, n.identity_key) for n in nodes],
+            [WalletView(w.wallet_id, w.node_id, w.status, w.ts) for w in wallets])
 
 
 def _revoke_node(node_id: str, rule: str, inputs: dict[str, Any], wallets: list[WalletView]) -> bool:
     """Revoke a node and its wallets; False if it already was (another sweep got there first)."""
-    node = NodeRecord.get(f"node#{node_id}", ITEM, consistent_read=True)
-    if node.status == "revoked":
+    node = backend.state().get(Node, Node.key_of(node_id))
+    if node is None or node.status == "revoked":
         return False
     owned = [w.wallet_id for w in wallets if w.node_id == node_id]
     first, overflow = owned[:WALLETS_PER_COMMIT], owned[WALLETS_PER_COMMIT:]
     for start in range(0, len(overflow), WALLETS_PER_COMMIT):  # an impostor may hold very many wallets
         batch = overflow[start:start + WALLETS_PER_COMMIT]
         commit([Draft("wallets.revoked", "system", {"node": node_id, "wallets": batch, "rule": rule})],
-               [update(WalletRecord(pk=f"wallet#{w}", sk=ITEM), [WalletRecord.status.set("revoked")]) for w in batch])
-    revoke_wallets = [update(WalletRecord(pk=f"wallet#{w}", sk=ITEM), [WalletRecord.status.set("revoked")])
-                      for w in first]
+               [Update(Wallet, Wallet.key_of(w), set={"status": "revoked"}) for w in batch])
     try:
         commit([Draft("node.revoked", "system", {"node": node_id, "wallets": owned, "revoke_kid": node.kid,
                                                   "rule": rule, "inputs": inputs})],
-               [update(NodeRecord(pk=f"node#{node_id}", sk=ITEM), [NodeRecord.status.set("revoked")],
-                       NodeRecord.status != "revoked"), *revoke_wallets])
+               [Update.of(node, set={"status": "revoked"}, when=(Ne("status", "revoked"),)),
+                # a revoked seller's open orders are refunded by the tally
+                Put(RefundsDue(seller=node_id, ts=now_ms()), if_absent=False),
+                *[Update(Wallet, Wallet.key_of(w), set={"status": "revoked"}) for w in first]])
     except Conflict:
         return False
     return True
@@ -63,10 +65,9 @@ def _halt(inputs: dict[str, Any]) -> bool:
         return False
     try:
         commit([Draft("system.halted", "system", {"rule": CONSTITUTION, "inputs": inputs})],
-               [update(ProgramRecord(pk="program", sk=ITEM),
-                       [ProgramRecord.status.set(HALTED), ProgramRecord.reason.set(CONSTITUTION),
-                        ProgramRecord.halted_from.set(current.status)],
-                       ProgramRecord.status == current.status)])
+               [Update(Program, Program.key_of(), set={"status": HALTED, "reason": CONSTITUTION,
+                                                       "halted_from": current.status},
+                       when=(Eq("status", current.status),))])
     except Conflict:
         return False
     return True
@@ -78,12 +79,11 @@ def _restore() -> bool:
     if current.status != HALTED or current.reason != CONSTITUTION:
         return False
     restored = current.halted_from or HALTED
-    actions = [ProgramRecord.status.set(restored), ProgramRecord.halted_from.remove(), ProgramRecord.reason.remove()]
     try:
         commit([Draft("system.restored", "system", {"rule": CONSTITUTION, "status": restored,
                                                      "genuine_stamp": STAMP_NODE})],
-               [update(ProgramRecord(pk="program", sk=ITEM), actions,
-                       (ProgramRecord.status == HALTED) & (ProgramRecord.reason == CONSTITUTION))])
+               [Update(Program, Program.key_of(), set={"status": restored}, remove=("halted_from", "reason"),
+                       when=(Eq("status", HALTED), Eq("reason", CONSTITUTION)))])
     except Conflict:
         return False
     return True
@@ -113,8 +113,8 @@ def enforce(findings: Findings, wallets: list[WalletView]) -> list[str]:
                 commit([Draft("wallet.blackened", "system", {"wallet": wallet_id, "node": node_id,
                                                              "legal_wallet": legal,
                                                              "rule": "constitution.one_legal_wallet"})],
-                       [update(WalletRecord(pk=f"wallet#{wallet_id}", sk=ITEM), [WalletRecord.status.set("black")],
-                               WalletRecord.status != "black")])
+                       [Update(Wallet, Wallet.key_of(wallet_id), set={"status": "black"},
+                               when=(Ne("status", "black"),))])
             except Conflict:
                 continue
             actions.append("wallet.blackened")
@@ -124,9 +124,10 @@ def enforce(findings: Findings, wallets: list[WalletView]) -> list[str]:
 def requested_sweep(signed: SignedRequest) -> tuple[int, dict[str, Any]]:
     """The stamp node asks for a sweep now; the request and what it did are an entry, its answer kept."""
     stamp = require_stamp(signed)
+    _, guard = allowed("sweep")
     report = sweep()
     commit([Draft("legality.swept", stamp.node_id, {"actions": report["actions"], "status": report["status"]},
-                  signed.auth)], [signed.remember(200, report)])
+                  signed.auth)], [guard, signed.remember(200, report)])
     return 200, report
 
 

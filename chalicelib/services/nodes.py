@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
-
+from ..domain.records import Counts, IdentityClaim, KeyBinding, Node, Wallet
 from ..domain.rules import identity_key
-from ..errors import Conflict, Forbidden, NotFound, StorageError
-from ..store.state_models import ITEM, IdentityClaim, KeyBinding, NodeRecord, ProgramRecord, WalletRecord
+from ..errors import Conflict, Forbidden, NotFound
+from ..store import backend
+from ..store.port import Eq, Put, Update
 from .ledger import Draft, commit, new_entry_id, now_ms
-from .program import require_stamp, save, update
+from .program import allowed, require_stamp
 from .signed import SignedRequest
 
 
@@ -23,33 +23,28 @@ def wallet_id_for(kid: str) -> str:
     return f"w-{kid[:16]}"
 
 
-def get_node(node_id: str) -> NodeRecord:
-    try:
-        return NodeRecord.get(f"node#{node_id}", ITEM, consistent_read=True)
-    except NodeRecord.DoesNotExist as exc:
-        raise NotFound(f"there is no node {node_id}", field="node") from exc
-    except PynamoDBException as exc:
-        raise StorageError("could not read the node") from exc
+def get_node(node_id: str) -> Node:
+    found = backend.state().get(Node, Node.key_of(node_id))
+    if found is None:
+        raise NotFound(f"there is no node {node_id}", field="node")
+    return found
 
 
-def get_wallet(wallet_id: str) -> WalletRecord:
-    try:
-        return WalletRecord.get(f"wallet#{wallet_id}", ITEM, consistent_read=True)
-    except WalletRecord.DoesNotExist as exc:
-        raise NotFound(f"there is no wallet {wallet_id}", field="wallet") from exc
-    except PynamoDBException as exc:
-        raise StorageError("could not read the wallet") from exc
+def get_wallet(wallet_id: str) -> Wallet:
+    found = backend.state().get(Wallet, Wallet.key_of(wallet_id))
+    if found is None:
+        raise NotFound(f"there is no wallet {wallet_id}", field="wallet")
+    return found
 
 
-def node_view(node: NodeRecord) -> dict[str, Any]:
+def node_view(node: Node) -> dict[str, Any]:
     return {"node": node.node_id, "role": node.role, "kid": node.kid, "status": node.status,
             "approved": bool(node.approved), "wallet": node.wallet_id,
             "identity": json.loads(node.identity) if node.identity else None}
 
 
-def _wallet_writes(wallet_id: str, node_id: str, kid: str, now: int) -> Any:
-    return save(WalletRecord(pk=f"wallet#{wallet_id}", sk=ITEM, wallet_id=wallet_id, node_id=node_id, kid=kid,
-                             status="active", fiat=0, coin=0, ts=now), WalletRecord.pk.does_not_exist())
+def _new_wallet(wallet_id: str, node_id: str, kid: str, now: int) -> Put:
+    return Put(Wallet(wallet_id=wallet_id, node_id=node_id, kid=kid, status="active", ts=now))
 
 
 def register(signed: SignedRequest, role: str, jwk: dict[str, str], identity: dict[str, Any] | None,
@@ -59,33 +54,35 @@ def register(signed: SignedRequest, role: str, jwk: dict[str, str], identity: di
         raise Conflict("this key already belongs to a node", field="jwk", code="key_already_registered")
     if jwk["kid"] != signed.kid:
         raise Forbidden("a node registers with the key that signs the request", field="jwk", code="key_mismatch")
+    _, guard = allowed("register")
     now = now_ms()
     node_id = node_id_for(role, signed.kid)
     wallet_id = wallet_id_for(signed.kid)
     consumer = role == "consumer"
     key = identity_key(identity["legal_name"], identity["licence_number"]) if identity else None
-    node = NodeRecord(pk=f"node#{node_id}", sk=ITEM, node_id=node_id, role=role, kid=signed.kid,
-                      jwk=json.dumps(jwk), status="active" if consumer else "pending",
-                      identity=json.dumps(identity) if identity else None, identity_key=key, approved=consumer,
-                      wallet_id=wallet_id if consumer else None, ts=now)
+    node = Node(node_id=node_id, role=role, kid=signed.kid, jwk=json.dumps(jwk),
+                status="active" if consumer else "pending", identity=json.dumps(identity) if identity else None,
+                identity_key=key, approved=consumer, wallet_id=wallet_id if consumer else None, ts=now)
     data: dict[str, Any] = {"node": node_id, "role": role, "jwk": jwk}
     if identity:
         data["identity"] = identity
     drafts = [Draft("node.registered", node_id, data, signed.auth, id=new_entry_id(now))]
-    writes = [save(node, NodeRecord.pk.does_not_exist()),
-              save(KeyBinding(pk=f"kid#{signed.kid}", sk=ITEM, node_id=node_id), KeyBinding.pk.does_not_exist())]
+    changes: list[Any] = [guard, Put(node), Put(KeyBinding(kid=signed.kid, node_id=node_id))]
     if consumer:
         drafts.append(Draft("wallet.issued", "system", {"wallet": wallet_id, "node": node_id, "kid": signed.kid}))
-        writes += [_wallet_writes(wallet_id, node_id, signed.kid, now),
-                   update(ProgramRecord(pk="program", sk=ITEM), [ProgramRecord.consumers.add(1)], ordered=False)]
+        changes += [_new_wallet(wallet_id, node_id, signed.kid, now),
+                    Update(Counts, Counts.key_of(), add={"consumers": 1}, ordered=False)]
     else:
-        writes.append(save(IdentityClaim(pk=f"identity#{key}", sk=ITEM, node_id=node_id),
-                           IdentityClaim.pk.does_not_exist()))
+        assert key is not None
+        changes.append(Put(IdentityClaim(identity_key=key, node_id=node_id)))
     answer = {**node_view(node), "entry": drafts[0].id}
-    writes.append(signed.remember(201, answer))
+    changes.append(signed.remember(201, answer))
     try:
-        commit(drafts, writes)
+        commit(drafts, changes)
     except Conflict as exc:
+        if backend.state().get(KeyBinding, KeyBinding.key_of(signed.kid)) is None and (
+                key is None or backend.state().get(IdentityClaim, IdentityClaim.key_of(key)) is None):
+            raise  # not a duplicate: the program changed state under the request
         raise Conflict("this key or this merchant identity is already registered",
                        code="already_registered") from exc
     return 201, answer
@@ -94,6 +91,7 @@ def register(signed: SignedRequest, role: str, jwk: dict[str, str], identity: di
 def approve_merchant(signed: SignedRequest, node_id: str) -> tuple[int, dict[str, Any]]:
     """The stamp node approves a pending merchant, which gets its wallet."""
     require_stamp(signed)
+    _, guard = allowed("approve_merchant")
     node = get_node(node_id)
     if node.role != "merchant" or node.status != "pending":
         raise Conflict(f"{node_id} is not a merchant awaiting approval", code="not_pending")
@@ -102,11 +100,16 @@ def approve_merchant(signed: SignedRequest, node_id: str) -> tuple[int, dict[str
     drafts = [Draft("merchant.approved", signed.node_id, {"node": node_id}, signed.auth, id=new_entry_id(now)),
               Draft("wallet.issued", "system", {"wallet": wallet_id, "node": node_id, "kid": node.kid})]
     answer = {"node": node_id, "status": "active", "wallet": wallet_id, "entry": drafts[0].id}
-    commit(drafts, [
-        update(NodeRecord(pk=f"node#{node_id}", sk=ITEM),
-               [NodeRecord.status.set("active"), NodeRecord.approved.set(True), NodeRecord.wallet_id.set(wallet_id)],
-               NodeRecord.status == "pending"),
-        _wallet_writes(wallet_id, node_id, node.kid, now),
-        signed.remember(200, answer),
-    ])
+    try:
+        commit(drafts, [
+            guard,
+            Update.of(node, set={"status": "active", "approved": True, "wallet_id": wallet_id},
+                      when=(Eq("status", "pending"),)),
+            _new_wallet(wallet_id, node_id, node.kid, now),
+            signed.remember(200, answer),
+        ])
+    except Conflict as exc:
+        if get_node(node_id).status != "pending":
+            raise Conflict(f"{node_id} is no longer awaiting approval", code="not_pending") from exc
+        raise
     return 200, answer

@@ -30,10 +30,10 @@ from ..ledger.format import ZERO_HASH, header_bytes, make_entry, make_header
 from ..ledger.verify import SYSTEM_ACTOR, registers_sealer_key
 from ..observability import count, logger
 from ..settings import get_settings
-from ..store import broadcast
+from ..store import backend, broadcast
 from ..store import ledger_store as store
-from ..store.ledger_store import StateWrite
 from ..store.models import BlockRecord, PendingRecord
+from ..store.port import Change
 from .ledger import Clock, now_ms
 from .sealer_key import Signer
 
@@ -196,10 +196,10 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
     return report
 
 
-def create_genesis(signer: Signer, clock: Clock = now_ms, writes: Sequence[StateWrite] = ()) -> BlockRecord:
+def create_genesis(signer: Signer, clock: Clock = now_ms, changes: Sequence[Change] = ()) -> BlockRecord:
     """Make block 0 with the entry that registers the stamp node and its key; idempotent.
 
-    ``writes`` (the program's starting state) commit with the genesis entry.
+    ``changes`` (the program's starting state) commit with the genesis entry.
     """
     existing = store.get_block(0)
     if existing is None:
@@ -207,7 +207,7 @@ def create_genesis(signer: Signer, clock: Clock = now_ms, writes: Sequence[State
                            {"node": "stamp", "role": "stamp", "jwk": signer.jwk, "wallet": STAMP_WALLET})
         stored = store.get_entry(GENESIS_ENTRY_ID, consistent=True)
         if stored is None:
-            store.append([store.prepare(entry)], writes)
+            backend.state().commit([store.prepare(entry)], changes)
         else:
             entry = json.loads(stored.body)
         if entry["data"]["jwk"]["kid"] != signer.kid:

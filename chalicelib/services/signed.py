@@ -18,14 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import PutError, PynamoDBException
-from pynamodb.transactions import TransactWrite
-
-from ..errors import Conflict, Forbidden, InvalidParameter, StorageError, Unauthenticated
+from ..domain.records import Idempotency, KeyBinding, Node
+from ..errors import Conflict, Forbidden, InvalidParameter, Unauthenticated
 from ..ledger import httpsig
 from ..ledger.keys import KeyFormatError, public_key_from_jwk, signature_valid
-from ..store.ledger_store import StateWrite
-from ..store.state_models import ITEM, IdempotencyRecord, KeyBinding, NodeRecord, NonceRecord
+from ..store import backend
+from ..store.port import Put
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 REMEMBER_SECONDS = 24 * 3600
@@ -34,7 +32,7 @@ REMEMBER_SECONDS = 24 * 3600
 @dataclass(frozen=True)
 class SignedRequest:
     kid: str
-    node: NodeRecord | None  # None only while a new key registers itself
+    node: Node | None  # None only while a new key registers itself
     jwk: dict[str, str]
     auth: dict[str, str]
     idempotency_key: str
@@ -52,29 +50,20 @@ class SignedRequest:
     def body(self) -> str:
         return self.auth["body"]
 
-    @property
-    def _idempotency_pk(self) -> str:
-        return f"idem#{self.kid}#{self.idempotency_key}"
+    def _answer(self, status: int, answer: dict[str, Any]) -> Idempotency:
+        return Idempotency(kid=self.kid, idempotency_key=self.idempotency_key, request_hash=self.request_hash,
+                           status=status, body=json.dumps(answer, separators=(",", ":")),
+                           expires_at=int(time.time()) + REMEMBER_SECONDS)
 
-    def remember(self, status: int, answer: dict[str, Any]) -> StateWrite:
-        """The state write that stores this request's answer with the change it made."""
-        record = IdempotencyRecord(pk=self._idempotency_pk, sk=ITEM, request_hash=self.request_hash, status=status,
-                                   body=json.dumps(answer, separators=(",", ":")),
-                                   expires_at=int(time.time()) + REMEMBER_SECONDS)
-
-        def write(tx: TransactWrite) -> None:
-            tx.save(record, condition=IdempotencyRecord.pk.does_not_exist())
-
-        return write
+    def remember(self, status: int, answer: dict[str, Any]) -> Put:
+        """The change that stores this request's answer with the change it made."""
+        return Put(self._answer(status, answer))
 
     def first_answer(self) -> tuple[int, dict[str, Any]] | None:
         """The stored answer to this Idempotency-Key, if any; 409 when it was used for another request."""
-        try:
-            record = IdempotencyRecord.get(self._idempotency_pk, ITEM, consistent_read=True)
-        except IdempotencyRecord.DoesNotExist:
+        record = backend.state().get(Idempotency, Idempotency.key_of(self.kid, self.idempotency_key))
+        if record is None:
             return None
-        except PynamoDBException as exc:
-            raise StorageError("could not read the request history") from exc
         if record.request_hash != self.request_hash:
             raise Conflict("this Idempotency-Key was used for a different request", field="Idempotency-Key",
                            code="idempotency_key_reused")
@@ -82,30 +71,21 @@ class SignedRequest:
 
     def consume_nonce(self) -> None:
         """Refuse a nonce seen before; the same signed request sent twice at once waits for its first answer."""
-        record = NonceRecord(pk=f"{self.kid}#{self.nonce}", idempotency_key=self.idempotency_key,
-                             expires_at=self.expires + httpsig.MAX_SKEW_SECONDS + 60)
-        try:
-            record.save(condition=NonceRecord.pk.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise StorageError("could not record the nonce") from exc
-            seen = NonceRecord.get(record.pk, consistent_read=True)
-            if seen.idempotency_key == self.idempotency_key:
-                # The signature covers the Idempotency-Key: this is the very same request.
-                raise Conflict("this request is being processed; retry to get its answer",
-                               code="request_in_progress") from exc
-            raise Unauthenticated("this signature's nonce was already used", code="nonce_reused") from exc
+        seen = backend.state().claim_nonce(self.kid, self.nonce, self.idempotency_key,
+                                           self.expires + httpsig.MAX_SKEW_SECONDS + 60)
+        if seen is None:
+            return
+        if seen == self.idempotency_key:
+            # The signature covers the Idempotency-Key: this is the very same request.
+            raise Conflict("this request is being processed; retry to get its answer", code="request_in_progress",
+                           retryable=True)
+        raise Unauthenticated("this signature's nonce was already used", code="nonce_reused")
 
     def remember_refusal(self, status: int, answer: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Keep a refusal as this request's first answer; returns whichever answer was kept first."""
-        write = IdempotencyRecord(pk=self._idempotency_pk, sk=ITEM, request_hash=self.request_hash, status=status,
-                                  body=json.dumps(answer, separators=(",", ":")),
-                                  expires_at=int(time.time()) + REMEMBER_SECONDS)
         try:
-            write.save(condition=IdempotencyRecord.pk.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise StorageError("could not record the answer") from exc
+            backend.state().apply([self.remember(status, answer)])
+        except Conflict:
             try:
                 first = self.first_answer()
             except Conflict:
@@ -119,14 +99,10 @@ def _problem(exc: httpsig.SignatureProblem) -> Unauthenticated:
     return Unauthenticated(exc.message, code=exc.code)
 
 
-def key_owner(kid: str) -> NodeRecord | None:
-    try:
-        binding = KeyBinding.get(f"kid#{kid}", ITEM, consistent_read=True)
-        return NodeRecord.get(f"node#{binding.node_id}", ITEM, consistent_read=True)
-    except (KeyBinding.DoesNotExist, NodeRecord.DoesNotExist):
-        return None
-    except PynamoDBException as exc:
-        raise StorageError("could not look up the key") from exc
+def key_owner(kid: str) -> Node | None:
+    store = backend.state()
+    binding = store.get(KeyBinding, KeyBinding.key_of(kid))
+    return None if binding is None else store.get(Node, Node.key_of(binding.node_id))
 
 
 def authenticate(method: str, target_uri: str, headers: Mapping[str, str], body: bytes,

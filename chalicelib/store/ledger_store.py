@@ -6,22 +6,18 @@ AWS error. Entries and blocks are written only with conditional puts.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from ..errors import Conflict, DuplicateEntry, StorageError
-from ..ledger.canonical import canonical
-from ..ledger.format import entry_leaf
 from ..observability import logger
 from .cache import LruCache
+from .ledger_records import PENDING_SHARDS, PreparedEntry, new_commit_key, pending_seq, prepare, shard_of
 from .models import (
     BlockRecord,
     EntryRecord,
@@ -33,9 +29,7 @@ from .models import (
     transaction_connection,
 )
 
-# Writers spread their queue items over this many partitions. A constant, not a
-# setting: shrinking it would strand the items queued in the shards dropped.
-PENDING_SHARDS = 16
+__all__ = ["PENDING_SHARDS", "PreparedEntry", "prepare", "shard_of"]
 TILE_WIDTH = 256
 HASH_SIZE = 32
 HEAD_KEY = "head"
@@ -59,30 +53,6 @@ def commit_key() -> str:
     return key
 
 
-@dataclass(frozen=True)
-class PreparedEntry:
-    entry: dict[str, Any]
-    body: str
-    leaf: str
-
-    @property
-    def id(self) -> str:
-        return str(self.entry["id"])
-
-
-def prepare(entry: dict[str, Any]) -> PreparedEntry:
-    return PreparedEntry(entry=entry, body=canonical(entry).decode("utf-8"), leaf=entry_leaf(entry).hex())
-
-
-def shard_of(entry_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(entry_id.encode("utf-8")).digest()[:4], "big") % PENDING_SHARDS
-
-
-def pending_seq(key: str, position: int) -> str:
-    """Queue order: the commit's key (its time, then the commit), then the entry's place in it."""
-    return f"{key}#{position:03d}"
-
-
 def _condition_failed(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
 
@@ -91,7 +61,7 @@ def _condition_failed(exc: PynamoDBException) -> bool:
 
 def append(entries: Sequence[PreparedEntry], writes: Sequence[StateWrite] = ()) -> None:
     """Commit entries, their sealing-queue items and the state writes in one transaction."""
-    key = f"{int(entries[0].entry['ts']):013d}#{secrets.token_hex(6)}"
+    key = new_commit_key(int(entries[0].entry["ts"]))
     building = _commit_key.set(key)
     try:
         with TransactWrite(connection=transaction_connection()) as tx:

@@ -206,9 +206,10 @@ def transaction_connection() -> Connection:
 
 def reset_connections() -> None:
     """Drop cached clients (tests switch between moto back ends)."""
-    from .state_models import STATE_MODELS
+    from . import dynamo
 
-    models: tuple[type[Model], ...] = (*LEDGER_MODELS, ReplicaRecord, *STATE_MODELS)
+    models: tuple[type[Model], ...] = (*LEDGER_MODELS, ReplicaRecord, dynamo.StateItem, dynamo.NonceItem,
+                                       *dynamo._models.values())
     for model in models:
         model._connection = None
     for replica in range(get_settings().replica_count):

@@ -39,8 +39,11 @@ def test_only_the_buyer_and_only_after_receipt(running):
 
 
 def test_an_unfunded_reward_still_counts_the_vote(running):
-    buyer = running.consumers[0]
+    buyer, merchant = running.consumers[0], running.merchant
     order = _bought(running, buyer, "cup")
+    # the seller funds the reward; a seller with nothing left cannot
+    held = answer(running.http.get(f"/wallets/{merchant.wallet}"))["balances"]["fiat"]
+    expect(running.stamp.post("/withdrawals", {"wallet": merchant.wallet, "amount": held}), 201)
     assert expect(buyer.post(f"/orders/{order}/vote", {"rating": "up"}), 201)["reward"] == 0
     assert answer(running.http.get("/rank"))["goods"][0]["up"] == 1
 
@@ -59,25 +62,27 @@ def test_goods_rank_by_votes_never_by_money(running):
     # ties (tie-old and tie-new, +1 each) go to the one voted on first, whatever was paid
     assert ranked == ["cheap", "tie-old", "tie-new", "gold"]
     page = answer(running.http.get("/rank?limit=2"))
-    assert [g["rank"] for g in page["goods"]] == [1, 2] and page["next"] == "2"
-    assert [g["product"] for g in answer(running.http.get("/rank?limit=2&cursor=2"))["goods"]] == [
-        f"{seller}/tie-new", f"{seller}/gold"]
+    assert [g["rank"] for g in page["goods"]] == [1, 2] and page["next"]
+    following = answer(running.http.get(f"/rank?limit=2&cursor={page['next']}"))
+    assert [g["product"] for g in following["goods"]] == [f"{seller}/tie-new", f"{seller}/gold"]
+    assert [g["rank"] for g in following["goods"]] == [3, 4] and following["next"] is None
+    expect(running.http.get("/rank?cursor=not-a-cursor"), 400, "invalid_parameter")
 
 
 def test_rewards_keep_conservation(running, chain):
+    from chalicelib.domain.records import Totals, Wallet
     from chalicelib.domain.replay import replay
     from chalicelib.services.sealing import seal_pending_entries
-    from chalicelib.store.state_models import TotalsRecord, WalletRecord
+    from tests import state
     from tests.integration.chain_checks import verified_chain
 
     _fund_rewards(running)
     buyer = running.consumers[0]
     expect(buyer.post(f"/orders/{_bought(running, buyer, 'mug')}/vote", {"rating": "up"}), 201)
-    totals = TotalsRecord.get("totals", "item", consistent_read=True)
-    wallets = {w.wallet_id: {"fiat": int(w.fiat), "coin": int(w.coin)} for w in
-               WalletRecord.scan(WalletRecord.pk.startswith("wallet#"))}
-    assert sum(w["coin"] for w in wallets.values()) == int(totals.coins_minted) - int(totals.coins_retired)
-    assert int(totals.reserve) >= sum(w["coin"] for w in wallets.values())
+    totals = state.get(Totals, Totals.key_of())
+    wallets = {w.wallet_id: {"fiat": w.fiat, "coin": w.coin} for w in state.every(Wallet)}
+    assert sum(w["coin"] for w in wallets.values()) == totals.coins_minted - totals.coins_retired
+    assert totals.reserve >= sum(w["coin"] for w in wallets.values())
     seal_pending_entries(chain)
     assert replay(e for b in verified_chain() for e in b["entries"]).balances == wallets
 
@@ -97,8 +102,9 @@ def test_a_cheap_order_cannot_farm_rewards_or_touch_another_sellers_goods(runnin
 
 
 def test_goods_votes_wait_while_the_system_is_halted(running):
-    from chalicelib.store.state_models import ITEM, ProgramRecord
+    from chalicelib.domain.records import Program
+    from tests import state
 
     order = _bought(running, running.consumers[0], "kettle")
-    ProgramRecord(pk="program", sk=ITEM).update(actions=[ProgramRecord.status.set("halted")])
+    state.change(state.get(Program, Program.key_of()), status="halted")
     expect(running.consumers[0].post(f"/orders/{order}/vote", {"rating": "up"}), 409, "program_not_running")

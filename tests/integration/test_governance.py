@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.records import Node, Wallet
 from chalicelib.services.sealing import seal_pending_entries
-from chalicelib.store.state_models import ITEM, NodeRecord, WalletRecord
+from tests import state
 from tests.actors import answer, expect, register_consumer
 
 
@@ -17,7 +18,7 @@ def assembly(running):
 
 
 def _open(actor, kind, subject=None, params=None, deadline=30):
-    body = {"kind": kind, "deadline_blocks": deadline, **({"subject": subject} if subject else {}),
+    body = {"kind": kind, "deadline_minutes": deadline, **({"subject": subject} if subject else {}),
             **({"params": params} if params else {})}
     return expect(actor.post("/proposals", body), 201)
 
@@ -53,10 +54,10 @@ def test_exactly_51_percent_of_the_eligible_passes_and_just_under_does_not(assem
 def test_51_of_100_is_counted_against_the_eligible_not_the_votes_cast(assembly):
     from chalicelib.domain.governance import decide
 
-    assert decide(51, 100, 5_100, False, False, height=5, deadline=10) == "passed"
-    assert decide(50, 100, 5_100, False, False, height=5, deadline=10) is None
-    assert decide(50, 100, 5_100, False, False, height=11, deadline=10) == "rejected"
-    assert decide(3, 3, 5_100, True, False, height=5, deadline=10) is None  # unapproved
+    assert decide(51, 100, 5_100, False, False, now=5, deadline=10) == "passed"
+    assert decide(50, 100, 5_100, False, False, now=5, deadline=10) is None
+    assert decide(50, 100, 5_100, False, False, now=11, deadline=10) == "rejected"
+    assert decide(3, 3, 5_100, True, False, now=5, deadline=10) is None  # unapproved
     # 2 yes, 0 no of 6 eligible: every vote cast says yes, still far from 51%
     proposal = _open(assembly.consumers[0], "halt", deadline=1)["proposal"]
     expect(_vote(assembly.consumers[0], proposal), 201)
@@ -64,14 +65,10 @@ def test_51_of_100_is_counted_against_the_eligible_not_the_votes_cast(assembly):
     assert _tally(assembly)["closed"] == []
 
 
-def test_a_proposal_is_rejected_at_its_deadline_and_late_votes_are_refused(assembly, chain):
-    from chalicelib.services.ledger import Draft, commit
-
+def test_a_proposal_is_rejected_at_its_deadline_and_late_votes_are_refused(assembly, chain, program_clock):
     proposal = _open(assembly.consumers[0], "halt", deadline=1)["proposal"]
     expect(_vote(assembly.consumers[0], proposal), 201)
-    for block in range(2):  # two more blocks: the deadline height goes by
-        commit([Draft("test.note", "system", {"n": block})])
-        seal_pending_entries(chain)
+    program_clock.advance(61_000)  # the deadline, one minute after the opening, goes by
     expect(_vote(assembly.consumers[1], proposal), 409, "voting_closed")
     closed = _tally(assembly)["closed"]
     assert closed[0]["result"] == "rejected"
@@ -89,7 +86,7 @@ def test_one_vote_per_node(assembly):
 def test_frozen_black_or_revoked_nodes_cannot_vote(assembly, status):
     proposal = _open(assembly.consumers[0], "halt")["proposal"]
     voter = assembly.consumers[1]
-    NodeRecord(pk=f"node#{voter.node}", sk=ITEM).update(actions=[NodeRecord.status.set(status)])
+    state.change(state.get(Node, Node.key_of(voter.node)), status=status)
     code = "key_revoked" if status == "revoked" else "voter_not_active"
     expect(_vote(voter, proposal), 403, code)
 
@@ -126,7 +123,7 @@ def test_freeze_and_unfreeze_a_merchants_legal_wallet(assembly):
 
 def test_a_black_wallet_cannot_be_the_subject_of_an_unfreeze(assembly):
     wallet = assembly.merchant.wallet
-    WalletRecord(pk=f"wallet#{wallet}", sk=ITEM).update(actions=[WalletRecord.status.set("black")])
+    state.change(state.get(Wallet, Wallet.key_of(wallet)), status="black")
     expect(assembly.consumers[0].post("/proposals", {"kind": "unfreeze", "subject": wallet}), 409, "black_wallet")
 
 
@@ -191,7 +188,8 @@ def test_a_report_to_the_authorities_is_signed_with_inclusion_proofs(assembly, c
     ({"kind": "rules", "params": {"start_quorum_bps": 4_000}}, "body"),
     ({"kind": "rules", "params": {}}, "body"),
     ({"kind": "upgrade", "params": {"version": "bad version!"}}, "body"),
-    ({"kind": "halt", "deadline_blocks": 0}, "deadline_blocks"),
+    ({"kind": "halt", "deadline_minutes": 0}, "deadline_minutes"),
+    ({"kind": "halt", "deadline_minutes": 30 * 24 * 60 + 1}, "deadline_minutes"),
 ])
 def test_bad_proposals_answer_400_with_the_field(assembly, body, field):
     error = expect(assembly.consumers[0].post("/proposals", body), 400, "invalid_body")["error"]
@@ -249,15 +247,11 @@ def test_property_replayed_tallies_equal_the_programs(assembly, chain, votes, ap
     assert recomputed.yes + recomputed.no == len(distinct)
 
 
-def test_the_stamp_node_cannot_approve_after_the_deadline(assembly, chain):
-    from chalicelib.services.ledger import Draft, commit
-
+def test_the_stamp_node_cannot_approve_after_the_deadline(assembly, chain, program_clock):
     change = _open(assembly.consumers[0], "rules", params={"rebate_bps": 9_000}, deadline=1)["proposal"]
     for voter in assembly.consumers[:4]:
         expect(_vote(voter, change), 201)
-    for n in range(2):
-        commit([Draft("test.note", "system", {"n": n})])
-        seal_pending_entries(chain)
+    program_clock.advance(61_000)
     expect(assembly.stamp.post(f"/proposals/{change}/approval"), 409, "approval_not_open")
     assert _tally(assembly)["closed"][0]["result"] == "rejected"
     assert answer(assembly.http.get("/program"))["rules"]["rebate_bps"] == 2_000

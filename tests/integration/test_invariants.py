@@ -14,17 +14,17 @@ import pytest
 from chalice.test import Client
 
 from app import app
+from chalicelib.domain.records import Totals, Wallet
 from chalicelib.domain.replay import replay
 from chalicelib.services.sealing import seal_pending_entries
 from chalicelib.store.replica_store import ReplicaStore
-from chalicelib.store.state_models import TotalsRecord, WalletRecord
+from tests import state
 from tests.actors import expect
 from tests.conftest import drain_queue
 
 
 def _state_balances() -> dict[str, dict[str, int]]:
-    return {w.wallet_id: {"fiat": int(w.fiat), "coin": int(w.coin)}
-            for w in WalletRecord.scan(WalletRecord.pk.startswith("wallet#"))}
+    return {w.wallet_id: {"fiat": w.fiat, "coin": w.coin} for w in state.every(Wallet)}
 
 
 def _trade(running, buyer, quantity, price, profit, ship=True):
@@ -51,7 +51,7 @@ def _activity(running):
 def test_conservation_holds(running):
     _activity(running)
     balances = _state_balances()
-    totals = TotalsRecord.get("totals", "item", consistent_read=True)
+    totals = state.get(Totals, Totals.key_of())
     outstanding = sum(b["coin"] for b in balances.values())
     assert outstanding == int(totals.coins_minted) - int(totals.coins_retired)
     assert int(totals.reserve) >= outstanding  # the reserve covers every coin at the peg
@@ -66,11 +66,10 @@ def test_a_replica_replaying_the_entries_reaches_the_same_balances(running, chai
     with Client(app, stage_name="test") as client:
         client.lambda_.invoke("replicate_block", {"Records": drain_queue(aws.queue_urls[1])})
     replica = ReplicaStore(1)
-    state = replica.state()
-    replayed = replay(replica.entries(0, state.log_size - 1))
+    replayed = replay(replica.entries(0, replica.state().log_size - 1))
     assert replayed.negative == []
     assert replayed.balances == _state_balances()
-    totals = TotalsRecord.get("totals", "item", consistent_read=True)
+    totals = state.get(Totals, Totals.key_of())
     assert (replayed.coins_minted, replayed.coins_retired, replayed.reserve) == (
         int(totals.coins_minted), int(totals.coins_retired), int(totals.reserve))
 
@@ -155,7 +154,7 @@ def test_200_concurrent_payments_from_one_wallet_never_overdraw_it(moto_server):
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    wallet = WalletRecord.get(f"wallet#{buyer.wallet}", "item", consistent_read=True)
+    wallet = state.get(Wallet, Wallet.key_of(buyer.wallet))
     paid = [o for o in orders if trading.get_order(o["order"]).status == "paid"]
     assert outcomes.count("paid") == len(paid) == 50, (outcomes, elapsed)
     assert set(outcomes) == {"paid", "insufficient_funds"}
@@ -166,17 +165,18 @@ def test_200_concurrent_payments_from_one_wallet_never_overdraw_it(moto_server):
 
 
 def test_the_log_lists_changes_to_a_wallet_in_the_order_they_applied(running, chain):
+    from chalicelib.domain import postings
     from chalicelib.services.ledger import Draft, commit, now_ms
-    from chalicelib.services.money import credit, debit
+    from chalicelib.services.money import value_changes
     from tests.integration.chain_checks import verified_chain
 
     wallet = running.consumers[0].wallet  # holds 500,000
     stale = now_ms() - 5_000  # a withdrawal that took its time, then stalled
-    commit([Draft("fiat.deposited", "stamp", {"wallet": wallet, "amount": 200_000})],
-           [credit(wallet, "fiat", 200_000, require_active=False)])
+    deposit, withdrawal = postings.deposit(wallet, 200_000), postings.withdrawal(wallet, 600_000)
+    commit([Draft(deposit.type, "stamp", deposit.data, id="deposit-1")], value_changes([("deposit-1", deposit)], 1))
     times = iter([stale])
-    commit([Draft("fiat.withdrawn", "stamp", {"wallet": wallet, "amount": 600_000})],
-           [debit(wallet, "fiat", 600_000)], clock=lambda: next(times, None) or now_ms())
+    commit([Draft(withdrawal.type, "stamp", withdrawal.data, id="withdrawal-1")],
+           value_changes([("withdrawal-1", withdrawal)], 2), clock=lambda: next(times, None) or now_ms())
     seal_pending_entries(chain)
     entries = [e for block in verified_chain() for e in block["entries"]]
     kinds = [e["type"] for e in entries if e["data"].get("wallet") == wallet and e["type"].startswith("fiat.")]

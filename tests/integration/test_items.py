@@ -97,20 +97,20 @@ def test_search_ranks_by_votes_and_shows_the_label(readers):
 
 
 def test_stakes_keep_conservation(readers, chain):
+    from chalicelib.domain.records import Item, Totals, Wallet
     from chalicelib.domain.replay import replay
     from chalicelib.services.sealing import seal_pending_entries
-    from chalicelib.store.state_models import ItemRecord, TotalsRecord, WalletRecord
+    from tests import state
     from tests.integration.chain_checks import verified_chain
 
     author, reader = readers.consumers[0], readers.consumers[1]
     item = expect(_publish(author, "Essay", "words on lamps", price=7, stake=25), 201)["item"]
     expect(reader.post(f"/items/{item}/purchase", {"wallet": reader.wallet}), 201)
     expect(reader.post(f"/items/{item}/vote", {"rating": "up"}), 201)
-    totals = TotalsRecord.get("totals", "item", consistent_read=True)
-    wallets = {w.wallet_id: {"fiat": int(w.fiat), "coin": int(w.coin)}
-               for w in WalletRecord.scan(WalletRecord.pk.startswith("wallet#"))}
-    staked = sum(int(i.stake) for i in ItemRecord.scan(ItemRecord.pk.startswith("item#")))
-    assert sum(w["coin"] for w in wallets.values()) + staked == int(totals.coins_minted) - int(totals.coins_retired)
+    totals = state.get(Totals, Totals.key_of())
+    wallets = {w.wallet_id: {"fiat": w.fiat, "coin": w.coin} for w in state.every(Wallet)}
+    staked = sum(i.stake for i in state.every(Item))
+    assert sum(w["coin"] for w in wallets.values()) + staked == totals.coins_minted - totals.coins_retired
     seal_pending_entries(chain)
     replayed = replay(e for b in verified_chain() for e in b["entries"])
     assert replayed.balances == wallets and replayed.staked == staked and replayed.negative == []
@@ -141,10 +141,11 @@ def test_punctuation_alone_is_not_a_near_copy_of_other_punctuation(readers):
 
 
 def test_item_votes_wait_while_the_system_is_halted(readers):
-    from chalicelib.store.state_models import ITEM, ProgramRecord
+    from chalicelib.domain.records import Program
+    from tests import state
 
     author, reader = readers.consumers[0], readers.consumers[1]
     item = expect(_publish(author, "Essay", "words", stake=20), 201)["item"]
     expect(reader.post(f"/items/{item}/purchase", {"wallet": reader.wallet}), 201)
-    ProgramRecord(pk="program", sk=ITEM).update(actions=[ProgramRecord.status.set("halted")])
+    state.change(state.get(Program, Program.key_of()), status="halted")
     expect(reader.post(f"/items/{item}/vote", {"rating": "up"}), 409, "program_not_running")

@@ -6,30 +6,30 @@ import json
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from chalicelib.domain.records import KeyBinding, Node, Wallet
 from chalicelib.domain.rules import identity_key
 from chalicelib.ledger.keys import jwk_of
 from chalicelib.services.sealing import seal_pending_entries
-from chalicelib.store.state_models import ITEM, KeyBinding, NodeRecord, WalletRecord
+from tests import state
 from tests.actors import answer, expect
 from tests.integration.chain_checks import verified_chain
 
 
-def _plant_node(node_id: str, role: str, ts: int, identity: dict | None = None) -> NodeRecord:
+def _plant_node(node_id: str, role: str, ts: int, identity: dict | None = None) -> Node:
     key = Ed25519PrivateKey.generate()
     jwk = jwk_of(key.public_key())
-    node = NodeRecord(pk=f"node#{node_id}", sk=ITEM, node_id=node_id, role=role, kid=jwk["kid"], jwk=json.dumps(jwk),
-                      status="active", identity=json.dumps(identity) if identity else None,
-                      identity_key=identity_key(identity["legal_name"], identity["licence_number"]) if identity
-                      else None, approved=True, wallet_id=f"w-{node_id}", ts=ts)
-    node.save()
-    KeyBinding(pk=f"kid#{jwk['kid']}", sk=ITEM, node_id=node_id).save()
+    node = Node(node_id=node_id, role=role, kid=jwk["kid"], jwk=json.dumps(jwk), status="active",
+                identity=json.dumps(identity) if identity else None,
+                identity_key=identity_key(identity["legal_name"], identity["licence_number"]) if identity else None,
+                approved=True, wallet_id=f"w-{node_id}", ts=ts)
+    state.plant(node)
+    state.plant(KeyBinding(kid=jwk["kid"], node_id=node_id))
     _plant_wallet(f"w-{node_id}", node_id, jwk["kid"], ts)
     return node
 
 
 def _plant_wallet(wallet_id: str, node_id: str, kid: str, ts: int) -> None:
-    WalletRecord(pk=f"wallet#{wallet_id}", sk=ITEM, wallet_id=wallet_id, node_id=node_id, kid=kid, status="active",
-                 fiat=0, coin=0, ts=ts).save()
+    state.plant(Wallet(wallet_id=wallet_id, node_id=node_id, kid=kid, status="active", fiat=0, coin=0, ts=ts))
 
 
 def _entries(chain, kind: str) -> list[dict]:
@@ -66,7 +66,7 @@ def test_two_merchants_with_one_identity_keep_the_oldest(running, chain):
 
 def test_a_merchant_with_two_wallets_keeps_the_oldest_as_legal(running, chain):
     merchant = running.merchant
-    node = NodeRecord.get(f"node#{merchant.node}", ITEM)
+    node = state.get(Node, Node.key_of(merchant.node))
     _plant_wallet("w-second", merchant.node, node.kid, ts=10**13)
     _plant_wallet("w-third", merchant.node, node.kid, ts=10**13 + 1)
     report = expect(running.stamp.post("/sweeps"), 200)
@@ -104,7 +104,7 @@ def test_the_scheduled_sweep_runs_the_same_rules(running, chain):
 
 def test_a_revoked_node_key_is_refused(running):
     consumer = running.consumers[0]
-    NodeRecord(pk=f"node#{consumer.node}", sk=ITEM).update(actions=[NodeRecord.status.set("revoked")])
+    state.change(state.get(Node, Node.key_of(consumer.node)), status="revoked")
     expect(consumer.post("/exchanges", {"wallet": consumer.wallet, "direction": "fiat_to_coin", "amount": 1}), 403,
            "key_revoked")
 
@@ -136,11 +136,8 @@ def test_an_impostor_stamp_node_has_no_stamp_powers(running):
     impostor_node = _plant_node("stamp-evil", "stamp", ts=1)
     impostor = Actor(running.http, node="stamp-evil")
     # the planted node's key is unknown to us, so plant one we hold
-    from chalicelib.store.state_models import KeyBinding
-
-    KeyBinding(pk=f"kid#{impostor.kid}", sk=ITEM, node_id="stamp-evil").save()
-    NodeRecord(pk="node#stamp-evil", sk=ITEM).update(actions=[NodeRecord.kid.set(impostor.kid),
-                                                             NodeRecord.jwk.set(json.dumps(impostor.jwk))])
+    state.plant(KeyBinding(kid=impostor.kid, node_id="stamp-evil"))
+    state.change(impostor_node, kid=impostor.kid, jwk=json.dumps(impostor.jwk))
     assert impostor_node.role == "stamp"
     expect(impostor.post("/deposits", {"wallet": running.consumers[0].wallet, "amount": 9_000_000}), 403,
            "stamp_only")

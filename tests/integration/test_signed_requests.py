@@ -200,11 +200,11 @@ def test_a_refusal_is_the_first_answer_too(running):
 
 
 def test_the_same_request_twice_at_once_is_told_to_retry_not_refused(consumer, http):
-    from chalicelib.store.state_models import NonceRecord
+    from chalicelib.store import backend
 
     raw = b"{}"
     headers = consumer.signed_headers(PATH, raw, idempotency_key="once", nonce="nonce-in-flight")
-    NonceRecord(pk=f"{consumer.kid}#nonce-in-flight", idempotency_key="once", expires_at=2**31).save()
+    assert backend.state().claim_nonce(consumer.kid, "nonce-in-flight", "once", 2**31) is None
     expect(_post(http, PATH, raw, headers), 409, "request_in_progress")
 
 

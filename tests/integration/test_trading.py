@@ -79,9 +79,10 @@ def test_payment_needs_the_funds(running):
 
 
 def _set_wallet_status(wallet: str, status: str) -> None:
-    from chalicelib.store.state_models import ITEM, WalletRecord
+    from chalicelib.domain.records import Wallet
+    from tests import state
 
-    WalletRecord(pk=f"wallet#{wallet}", sk=ITEM).update(actions=[WalletRecord.status.set(status)])
+    state.change(state.get(Wallet, Wallet.key_of(wallet)), status=status)
 
 
 def test_frozen_black_or_revoked_wallets_cannot_trade(running):

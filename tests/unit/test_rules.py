@@ -57,9 +57,22 @@ def test_endorsements_round_up():
 
 
 @given(st.integers(0, 10**12))
-def test_the_exchange_fee_is_a_share_below_the_whole(coins):
+def test_the_exchange_fee_is_the_share_rounded_up_and_never_more_than_the_whole(coins):
     fee = exchange_fee(coins, RULES)
-    assert 0 <= fee <= coins and fee == coins * 200 // 10_000
+    assert 0 <= fee <= coins and fee == -(-coins * 200 // 10_000)
+    assert fee * 10_000 >= coins * 200 > (fee - 1) * 10_000
+
+
+def test_small_exchanges_pay_a_fee_too():
+    # 49 units at 2% was 0.98, rounded down to 0: ten exchanges of 49 paid nothing
+    assert exchange_fee(49, RULES) == 1
+    assert sum(exchange_fee(49, RULES) for _ in range(10)) >= exchange_fee(490, RULES)
+
+
+@given(st.lists(st.integers(1, 10**9), min_size=1, max_size=30), st.integers(0, 5_000))
+def test_no_split_pays_less_fee_than_the_whole(parts, bps):
+    rules = ProgramRules(exchange_fee_bps=bps)
+    assert sum(exchange_fee(part, rules) for part in parts) >= exchange_fee(sum(parts), rules)
 
 
 def test_identities_compare_after_normalising_case_space_and_width():

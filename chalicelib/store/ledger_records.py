@@ -1,0 +1,81 @@
+"""What the ledger's storage holds, as plain data (pure), for both stores.
+
+Entries are kept as the exact RFC 8785 bytes that are hashed; a queue item per
+unsealed entry, in one of ``PENDING_SHARDS`` partitions, ordered by its commit
+key; blocks with their header bytes and entry ids in log order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from ..ledger.canonical import canonical
+from ..ledger.format import entry_leaf
+
+# Writers spread their queue items over this many partitions. A constant, not a
+# setting: shrinking it would strand the items queued in the shards dropped.
+PENDING_SHARDS = 16
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    entry: dict[str, Any]
+    body: str
+    leaf: str
+
+    @property
+    def id(self) -> str:
+        return str(self.entry["id"])
+
+
+def prepare(entry: dict[str, Any]) -> PreparedEntry:
+    return PreparedEntry(entry=entry, body=canonical(entry).decode("utf-8"), leaf=entry_leaf(entry).hex())
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    id: str
+    body: str
+    leaf: str
+    seq: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    shard: int
+    seq: str
+    id: str
+    leaf: str
+
+
+@dataclass(frozen=True)
+class Block:
+    height: int
+    header: str
+    hash: str
+    sig: str
+    ids: list[str]
+    frontier: list[str]
+
+
+@dataclass(frozen=True)
+class Position:
+    idx: int
+    height: int
+
+
+def shard_of(entry_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(entry_id.encode("utf-8")).digest()[:4], "big") % PENDING_SHARDS
+
+
+def new_commit_key(ts: int) -> str:
+    """A commit's key: its time, then 48 random bits. Queue items and ordered updates sort by it."""
+    return f"{ts:013d}#{secrets.token_hex(6)}"
+
+
+def pending_seq(key: str, position: int) -> str:
+    """Queue order: the commit's key, then the entry's place in it."""
+    return f"{key}#{position:03d}"
