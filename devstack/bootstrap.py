@@ -58,10 +58,11 @@ def reset_process_state() -> None:
     """Forget every per-process cache: settings, clients, tiles, blocks (tests and tools switch back ends)."""
     from chalicelib.services import items, ledger, reading
     from chalicelib.settings import reset_settings
-    from chalicelib.store import broadcast, ledger_store
+    from chalicelib.store import backend, broadcast, ledger_store
     from chalicelib.store.models import reset_connections
 
     reset_settings()
+    backend.use(None)
     reset_connections()
     ledger_store.tile_cache.clear()
     reading.block_cache.clear()

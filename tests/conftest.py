@@ -40,12 +40,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture
-def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """A fresh in-process AWS with every resource of infra/ and a sealer key file."""
+def aws(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """A fresh in-process AWS with every resource of infra/ and a sealer key file.
+
+    The program's state and the ledger live in the in-memory store unless the
+    test is marked ``dynamodb`` (then in moto's DynamoDB); queues, topic,
+    bucket and the replicas' tables are moto's either way.
+    """
     moto_patch.apply()
     key = tmp_path / "sealer.pem"
     write_new_key(key)
     monkeypatch.setenv("COVENANT_SEALER_KEY", f"file:{key}")
+    if request.node.get_closest_marker("dynamodb") is None:
+        monkeypatch.setenv("COVENANT_STORE", "memory")
     with mock_aws():
         reset_process_state()
         stack = create_resources("covenant-test", 3)

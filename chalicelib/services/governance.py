@@ -41,7 +41,7 @@ from ..domain.rules import ProgramRules
 from ..errors import Conflict, CovenantError, Forbidden, InvalidParameter, NotFound, StorageError
 from ..ledger.canonical import canonical
 from ..observability import logger
-from ..store import backend, ledger_store
+from ..store import backend, ledger
 from ..store.port import Change, Check, Delete, Eq, Exists, Put, Update
 from . import reading
 from .ledger import Draft, commit, new_entry_id, now_ms
@@ -110,7 +110,7 @@ def _check_subject(current: Program, kind: str, subject: str | None, params: dic
             raise Conflict(f"wallet {subject} is {wallet.status}", field="subject", code="proposal_not_applicable")
     if kind == "report":
         for entry_id in params["evidence"]:
-            if ledger_store.position_of(entry_id) is None:
+            if ledger.position_of(entry_id) is None:
                 raise InvalidParameter(f"evidence {entry_id} is not a sealed entry", field="params.evidence")
     if kind == "rules":
         ProgramRules.from_json({**json.loads(current.rules), **params})

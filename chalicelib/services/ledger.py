@@ -13,7 +13,7 @@ from ..errors import ChainNotStarted, Conflict, DuplicateEntry, EntryTooLarge, I
 from ..ledger.format import MAX_ENTRY_BYTES, make_entry
 from ..observability import count
 from ..store import backend
-from ..store import ledger_store as store
+from ..store import ledger as store
 from ..store.ledger_records import prepare
 from ..store.port import Change
 

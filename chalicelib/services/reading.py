@@ -8,9 +8,9 @@ from typing import Any
 from ..errors import ChainNotStarted, EntryPending, InvalidParameter, NotFound
 from ..ledger import merkle
 from ..settings import get_settings
-from ..store import ledger_store as store
+from ..store import ledger as store
 from ..store.cache import LruCache
-from ..store.models import BlockRecord
+from ..store.ledger_records import Block
 from ..store.replica_store import ReplicaStore
 from .sealing import header_of
 
@@ -19,10 +19,10 @@ MAX_PAGE = 1000
 
 
 # Stored blocks never change, so a container keeps the recent ones.
-block_cache: LruCache[int, BlockRecord] = LruCache(capacity=2048)
+block_cache: LruCache[int, Block] = LruCache(capacity=2048)
 
 
-def _block(height: int) -> BlockRecord | None:
+def _block(height: int) -> Block | None:
     record = block_cache.get(height)
     if record is None:
         record = store.get_block(height)
@@ -31,7 +31,7 @@ def _block(height: int) -> BlockRecord | None:
     return record
 
 
-def _head_record() -> BlockRecord:
+def _head_record() -> Block:
     height = store.completed_height()
     if height < 0:
         raise ChainNotStarted("the ledger has no genesis block yet")
@@ -50,7 +50,7 @@ def head() -> dict[str, Any]:
     return {"header": header_of(record), "hash": record.hash, "sig": record.sig}
 
 
-def _published_block(height: int) -> BlockRecord:
+def _published_block(height: int) -> Block:
     if height > store.completed_height():
         raise NotFound(f"there is no block at height {height}", field="h")
     record = _block(height)

@@ -31,8 +31,8 @@ from ..ledger.verify import SYSTEM_ACTOR, registers_sealer_key
 from ..observability import count, logger
 from ..settings import get_settings
 from ..store import backend, broadcast
-from ..store import ledger_store as store
-from ..store.models import BlockRecord, PendingRecord
+from ..store import ledger as store
+from ..store.ledger_records import Block, Pending
 from ..store.port import Change
 from .ledger import Clock, now_ms
 from .sealer_key import Signer
@@ -49,21 +49,21 @@ class SealReport:
     completed: list[int] = field(default_factory=list)
 
 
-def header_of(record: BlockRecord) -> dict[str, Any]:
+def header_of(record: Block) -> dict[str, Any]:
     return dict(json.loads(record.header))
 
 
-def block_view(record: BlockRecord, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def block_view(record: Block, entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {"header": header_of(record), "hash": record.hash, "sig": record.sig, "entries": entries}
 
 
-def _frontier(record: BlockRecord | None) -> list[bytes]:
+def _frontier(record: Block | None) -> list[bytes]:
     return [bytes.fromhex(value) for value in record.frontier] if record is not None else []
 
 
 def build_block(
-    prev: BlockRecord | None, ids: list[str], leaves: list[bytes], signer: Signer, now: int
-) -> BlockRecord:
+    prev: Block | None, ids: list[str], leaves: list[bytes], signer: Signer, now: int
+) -> Block:
     """The block after ``prev`` (genesis when None) holding ``ids`` in this order."""
     prev_header = header_of(prev) if prev is not None else {"height": -1, "log_size": 0, "ts": 0}
     frontier = _frontier(prev)
@@ -81,7 +81,7 @@ def build_block(
         sealer=signer.kid,
     )
     body = header_bytes(header)
-    return BlockRecord(
+    return Block(
         height=header["height"],
         header=body.decode("utf-8"),
         hash=hashlib.sha256(body).hexdigest(),
@@ -108,7 +108,7 @@ def _sealer_key_changes(entries: list[dict[str, Any]], first_index: int) -> list
     return changes
 
 
-def complete_block(record: BlockRecord, prior: BlockRecord | None) -> None:
+def complete_block(record: Block, prior: Block | None) -> None:
     """Finish everything that follows storing ``record``; safe to run any number of times."""
     header = header_of(record)
     first = header["log_size"] - header["count"]
@@ -138,7 +138,7 @@ def complete_block(record: BlockRecord, prior: BlockRecord | None) -> None:
     logger.info("block completed", extra={"height": height, "entries": header["count"]})
 
 
-def complete_stored_blocks(report: SealReport | None = None) -> BlockRecord | None:
+def complete_stored_blocks(report: SealReport | None = None) -> Block | None:
     """Complete every stored block above the head marker; return the head block (None before genesis)."""
     height = store.completed_height()
     head = store.get_block(height) if height >= 0 else None
@@ -154,7 +154,7 @@ def complete_stored_blocks(report: SealReport | None = None) -> BlockRecord | No
         head, height = following, height + 1
 
 
-def _without_sealed(pending: list[PendingRecord]) -> list[PendingRecord]:
+def _without_sealed(pending: list[Pending]) -> list[Pending]:
     """Drop (and clear) queue items whose entry already has a log position.
 
     The protocol never leaves such an item; this guard keeps "every entry in
@@ -196,7 +196,7 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
     return report
 
 
-def create_genesis(signer: Signer, clock: Clock = now_ms, changes: Sequence[Change] = ()) -> BlockRecord:
+def create_genesis(signer: Signer, clock: Clock = now_ms, changes: Sequence[Change] = ()) -> Block:
     """Make block 0 with the entry that registers the stamp node and its key; idempotent.
 
     ``changes`` (the program's starting state) commit with the genesis entry.

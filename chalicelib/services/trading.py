@@ -14,7 +14,7 @@ from ..domain.records import Node, Order
 from ..domain.rules import endorsements_needed, order_amount
 from ..errors import Conflict, Forbidden, NotFound
 from ..settings import get_settings
-from ..store import backend, ledger_store
+from ..store import backend, ledger
 from ..store.port import Check, Eq, Put, Update
 from ..store.replica_store import endorsements
 from .ledger import Draft, commit, new_entry_id, now_ms
@@ -134,10 +134,10 @@ def finality(order: Order) -> dict[str, Any]:
         return {"final": False, "needed": needed, "endorsed": 0}
     if needed == 0:
         return {"final": True, "needed": 0, "endorsed": 0}
-    position = ledger_store.position_of(order.paid_entry)
+    position = ledger.position_of(order.paid_entry)
     if position is None:
         return {"final": False, "needed": needed, "endorsed": 0, "sealed": False}
-    block = ledger_store.get_block(int(position.height))
+    block = ledger.get_block(int(position.height))
     endorsed = sum(1 for e in endorsements(int(position.height)) if block is not None and e.hash == block.hash)
     return {"final": endorsed >= needed, "needed": needed, "endorsed": endorsed, "sealed": True,
             "height": int(position.height)}

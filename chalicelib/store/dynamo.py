@@ -155,7 +155,13 @@ def _write(change: Change) -> Callable[[TransactWrite], None]:
         model = model_of(type(change.record))
         condition = _and(model.pk.does_not_exist() if change.if_absent else None, _condition(model, change.when))
         item = _item(change.record)
-        return lambda tx: tx.save(item, condition=condition)
+
+        def put(tx: TransactWrite) -> None:
+            # a new item starts its order here: later ordered changes come after this commit
+            item.last_seq = ledger_store.current_commit_key()
+            tx.save(item, condition=condition)
+
+        return put
     if isinstance(change, Check):
         model = model_of(change.kind)
         condition = _condition(model, change.when)

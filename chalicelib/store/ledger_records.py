@@ -67,6 +67,10 @@ class Position:
     height: int
 
 
+class MissingNode(LookupError):
+    """A Merkle node a proof needs is not stored (yet)."""
+
+
 def shard_of(entry_id: str) -> int:
     return int.from_bytes(hashlib.sha256(entry_id.encode("utf-8")).digest()[:4], "big") % PENDING_SHARDS
 

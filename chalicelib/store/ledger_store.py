@@ -17,7 +17,19 @@ from pynamodb.transactions import TransactWrite
 from ..errors import Conflict, DuplicateEntry, StorageError
 from ..observability import logger
 from .cache import LruCache
-from .ledger_records import PENDING_SHARDS, PreparedEntry, new_commit_key, pending_seq, prepare, shard_of
+from .ledger_records import (
+    PENDING_SHARDS,
+    Block,
+    MissingNode,
+    Pending,
+    Position,
+    PreparedEntry,
+    StoredEntry,
+    new_commit_key,
+    pending_seq,
+    prepare,
+    shard_of,
+)
 from .models import (
     BlockRecord,
     EntryRecord,
@@ -51,6 +63,11 @@ def commit_key() -> str:
     if key is None:
         raise RuntimeError("commit_key() is only available while a commit is being built")
     return key
+
+
+def current_commit_key() -> str | None:
+    """The key of the commit being built, if any (writes outside a ledger commit have none)."""
+    return _commit_key.get()
 
 
 def _condition_failed(exc: PynamoDBException) -> bool:
@@ -88,12 +105,13 @@ def append(entries: Sequence[PreparedEntry], writes: Sequence[StateWrite] = ()) 
 
 # --- the sealing queue
 
-def oldest_pending(limit: int) -> list[PendingRecord]:
+def oldest_pending(limit: int) -> list[Pending]:
     """Up to ``limit`` unsealed entries, oldest first, read with strong consistency."""
-    found: list[PendingRecord] = []
+    found: list[Pending] = []
     try:
         for shard in range(PENDING_SHARDS):
-            found.extend(PendingRecord.query(shard, consistent_read=True, limit=limit))
+            found.extend(Pending(int(r.shard), r.seq, r.id, r.leaf)
+                         for r in PendingRecord.query(shard, consistent_read=True, limit=limit))
     except PynamoDBException as exc:
         raise StorageError("could not read the sealing queue") from exc
     found.sort(key=lambda record: record.seq)
@@ -111,8 +129,10 @@ def delete_pending(keys: Iterable[tuple[int, str]]) -> None:
 
 # --- blocks
 
-def put_block(record: BlockRecord) -> bool:
+def put_block(block: Block) -> bool:
     """Store a block if its height is free; False when another sealer took the height."""
+    record = BlockRecord(height=block.height, header=block.header, hash=block.hash, sig=block.sig,
+                         ids=list(block.ids), frontier=list(block.frontier))
     try:
         record.save(condition=BlockRecord.height.does_not_exist())
     except PutError as exc:
@@ -122,25 +142,30 @@ def put_block(record: BlockRecord) -> bool:
     return True
 
 
-def get_block(height: int) -> BlockRecord | None:
+def get_block(height: int) -> Block | None:
     try:
-        return BlockRecord.get(height, consistent_read=True)
+        r = BlockRecord.get(height, consistent_read=True)
+        return Block(int(r.height), r.header, r.hash, r.sig, list(r.ids), list(r.frontier))
     except BlockRecord.DoesNotExist:
         return None
     except PynamoDBException as exc:
         raise StorageError(f"could not read block {height}") from exc
 
 
-def entry_records(ids: Sequence[str]) -> dict[str, EntryRecord]:
+def _stored(record: EntryRecord) -> StoredEntry:
+    return StoredEntry(record.id, record.body, record.leaf, record.seq)
+
+
+def entry_records(ids: Sequence[str]) -> dict[str, StoredEntry]:
     try:
-        return {record.id: record for record in EntryRecord.batch_get(list(ids), consistent_read=True)}
+        return {r.id: _stored(r) for r in EntryRecord.batch_get(list(dict.fromkeys(ids)), consistent_read=True)}
     except PynamoDBException as exc:
         raise StorageError("could not read entries") from exc
 
 
-def get_entry(entry_id: str, consistent: bool = False) -> EntryRecord | None:
+def get_entry(entry_id: str, consistent: bool = False) -> StoredEntry | None:
     try:
-        return EntryRecord.get(entry_id, consistent_read=consistent)
+        return _stored(EntryRecord.get(entry_id, consistent_read=consistent))
     except EntryRecord.DoesNotExist:
         return None
     except PynamoDBException as exc:
@@ -188,9 +213,10 @@ def sealed_ids(ids: Sequence[str]) -> set[str]:
         raise StorageError("could not read the entry index") from exc
 
 
-def position_of(entry_id: str) -> PositionRecord | None:
+def position_of(entry_id: str) -> Position | None:
     try:
-        return PositionRecord.get(f"e#{entry_id}")
+        r = PositionRecord.get(f"e#{entry_id}")
+        return Position(int(r.idx), int(r.height))
     except PositionRecord.DoesNotExist:
         return None
     except PynamoDBException as exc:
@@ -214,10 +240,6 @@ def _read_tile(key: str) -> bytes:
         return b""
     except PynamoDBException as exc:
         raise StorageError("could not read Merkle nodes") from exc
-
-
-class MissingNode(LookupError):
-    pass
 
 
 def read_node(level: int, index: int) -> bytes:

@@ -18,7 +18,17 @@ from typing import Any, TypeVar
 from ..domain.records import Key, Record
 from ..errors import Conflict, DuplicateEntry, InvalidParameter
 from ..ledger.merkle import HASH_SIZE
-from .ledger_records import Block, Pending, Position, PreparedEntry, StoredEntry, new_commit_key, pending_seq, shard_of
+from .ledger_records import (
+    Block,
+    MissingNode,
+    Pending,
+    Position,
+    PreparedEntry,
+    StoredEntry,
+    new_commit_key,
+    pending_seq,
+    shard_of,
+)
 from .port import (
     INDEX_PK,
     INDEX_SK,
@@ -40,10 +50,6 @@ from .port import (
 R = TypeVar("R", bound=Record)
 Item = dict[str, Any]
 TILE_WIDTH = 256
-
-
-class MissingNode(LookupError):
-    pass
 
 
 def _holds(item: Item | None, condition: Condition) -> bool:
@@ -155,7 +161,8 @@ class MemoryStore:
             if not all(_holds(current, condition) for condition in when):
                 raise Conflict("the state changed under this request; nothing was written")
             if isinstance(change, Put):
-                staged[key] = {**change.record.fields(), **index_attributes(change.record)}
+                # a new item starts its order here: later ordered changes come after this commit
+                staged[key] = {**change.record.fields(), **index_attributes(change.record), "last_seq": commit_key}
             elif isinstance(change, Check):
                 continue
             elif isinstance(change, Delete):

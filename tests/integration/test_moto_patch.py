@@ -8,6 +8,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+# The ledger's and the program's DynamoDB storage itself is under test here.
+pytestmark = pytest.mark.dynamodb
+
 TABLE = "covenant-test-entries"
 PENDING = "covenant-test-pending"
 

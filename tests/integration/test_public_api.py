@@ -13,6 +13,9 @@ from chalicelib.ledger.format import entry_leaf
 from chalicelib.services.ledger import Draft, commit
 from chalicelib.services.sealing import seal_pending_entries
 
+# The ledger's and the program's DynamoDB storage itself is under test here.
+pytestmark = pytest.mark.dynamodb
+
 
 @pytest.fixture
 def http(chain):

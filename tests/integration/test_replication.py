@@ -15,6 +15,9 @@ from chalicelib.services.sealing import seal_pending_entries
 from chalicelib.store.replica_store import ReplicaStore, endorsements
 from tests.conftest import drain_queue
 
+# The ledger's and the program's DynamoDB storage itself is under test here.
+pytestmark = pytest.mark.dynamodb
+
 
 @pytest.fixture
 def lambda_client(chain):

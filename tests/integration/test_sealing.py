@@ -13,6 +13,9 @@ from chalicelib.services import reading
 from chalicelib.services.ledger import Draft, commit
 from chalicelib.services.sealing import seal_pending_entries
 
+# The ledger's and the program's DynamoDB storage itself is under test here.
+pytestmark = pytest.mark.dynamodb
+
 
 def test_commit_before_genesis_is_refused(aws):
     with pytest.raises(ChainNotStarted):

@@ -14,6 +14,9 @@ from chalicelib.store import broadcast, ledger_store
 
 from .chain_checks import pending_count, sealed_ids
 
+# The ledger's and the program's DynamoDB storage itself is under test here.
+pytestmark = pytest.mark.dynamodb
+
 
 @pytest.fixture
 def small_blocks(monkeypatch):

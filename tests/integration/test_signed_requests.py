@@ -26,7 +26,7 @@ def _post(http, path, raw, headers):
 
 def test_a_well_signed_request_is_accepted_and_its_auth_is_stored(consumer):
     body = expect(consumer.post(PATH), 201)
-    from chalicelib.store.ledger_store import get_entry
+    from chalicelib.store.ledger import get_entry
 
     entry = json.loads(get_entry(body["entry"], consistent=True).body)
     assert entry["auth"]["kid"] == consumer.kid and entry["actor"] == consumer.node
