@@ -20,7 +20,7 @@ from ..domain.postings import Movement
 from ..domain.records import History, Item, Order, Record, Totals, Wallet
 from ..errors import Conflict, InvalidParameter
 from ..store import backend
-from ..store.port import Change, Check, Condition, Eq, Exists, Ge, Put, Update
+from ..store.port import Change, Check, Condition, Eq, Exists, Ge, Put, Update, key_of_change
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .nodes import get_wallet
 from .program import allowed, require_stamp
@@ -95,7 +95,7 @@ def merged(changes: Sequence[Change]) -> list[Change]:
     joined: dict[Any, Change] = {}
     order: list[Any] = []
     for change in changes:
-        key = change.record.key if hasattr(change, "record") else change.key
+        key = key_of_change(change)
         if key not in joined:
             joined[key] = change
             order.append(key)

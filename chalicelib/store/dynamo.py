@@ -39,6 +39,7 @@ from .port import (
     Put,
     Update,
     index_attributes,
+    one_change_per_item,
 )
 
 R = TypeVar("R", bound=Record)
@@ -234,9 +235,11 @@ class DynamoState:
             raise StorageError(f"could not read the {pk} index") from exc
 
     def commit(self, entries: Sequence[Any], changes: Sequence[Change]) -> None:
+        one_change_per_item(changes)
         ledger_store.append(entries, [_write(change) for change in changes])
 
     def apply(self, changes: Sequence[Change]) -> None:
+        one_change_per_item(changes)
         writes = [_write(change) for change in changes]
         try:
             with TransactWrite(connection=transaction_connection()) as tx:

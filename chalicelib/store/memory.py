@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from ..domain.records import Key, Record
-from ..errors import Conflict, DuplicateEntry, InvalidParameter
+from ..errors import Conflict, DuplicateEntry
 from ..ledger.merkle import HASH_SIZE
 from .ledger_records import (
     Block,
@@ -45,6 +45,8 @@ from .port import (
     Put,
     Update,
     index_attributes,
+    key_of_change,
+    one_change_per_item,
 )
 
 R = TypeVar("R", bound=Record)
@@ -150,10 +152,9 @@ class MemoryStore:
     def _staged(self, changes: Sequence[Change], commit_key: str) -> dict[Key, Any]:
         """The items after ``changes``, checked all at once; raises Conflict, changing nothing."""
         staged: dict[Key, Any] = {}
+        one_change_per_item(changes)
         for change in changes:
-            key = Key(*(change.record.key if isinstance(change, Put) else change.key))
-            if key in staged:
-                raise InvalidParameter("one commit changes each item once (as DynamoDB requires)")
+            key = key_of_change(change)
             current = self.items.get(key)
             when = change.when
             if isinstance(change, Put) and change.if_absent:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from ..domain.records import IndexKey, Key, Record
+from ..errors import InvalidParameter
 
 R = TypeVar("R", bound=Record)
 
@@ -141,6 +142,17 @@ class Delete:
 
 
 Change = Put | Update | Check | Delete
+
+
+def key_of_change(change: Change) -> Key:
+    return Key(*(change.record.key if isinstance(change, Put) else change.key))
+
+
+def one_change_per_item(changes: Sequence[Change]) -> None:
+    """A commit changes each item once, as DynamoDB requires (``money.merged`` joins updates)."""
+    keys = [key_of_change(change) for change in changes]
+    if len(set(keys)) != len(keys):
+        raise InvalidParameter("one commit changes each item once (as DynamoDB requires)")
 
 
 def index_attributes(record: Record) -> dict[str, str]:
