@@ -80,9 +80,8 @@ def authorise(signed: SignedRequest) -> tuple[int, dict[str, Any]]:
     node = signed.node
     if node is None or node.role != "consumer" or node.status != "active":
         raise Forbidden("only active consumer nodes authorise the program", code="consumers_only")
-    current = program()
-    if current.status != AWAITING:
-        raise Conflict(f"the program is already {current.status}", code="program_already_started")
+    if program().status == RUNNING:
+        raise Conflict("the program is already running", code="program_already_started")
     _, guard = allowed("authorise")
     entry_id = f"authz-{node.node_id}"
     answer = {"node": node.node_id, "entry": entry_id}
