@@ -60,6 +60,7 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
         def handler(**params: Any) -> Response:
             request = bp.current_request
             signed: SignedRequest | None = None
+            consumed = False
             try:
                 check_path_params(params)
                 if request.query_params:
@@ -74,6 +75,7 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
                 if replay is not None:
                     return _answer(replay, replayed=True)
                 signed.consume_nonce()
+                consumed = True
                 body = _body(model, signed.body)
                 return _answer(view(signed, body, **params))
             except CovenantError as error:
@@ -81,6 +83,8 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
                 if replay is not None:  # a concurrent duplicate committed first
                     return _answer(replay, replayed=True)
                 logger.info("request refused", extra={"code": error.code, "field": error.field})
+                if signed is not None and consumed and error.retryable:
+                    _release(signed)  # nothing was written: the same request may come again as it is
                 if signed is not None and 400 <= error.status < 500 and error.status != 401 \
                         and not error.retryable and error.code not in UNREMEMBERED:
                     # A refusal is the request's first answer too: a retry gets it back.
@@ -91,12 +95,21 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
                 return error_response(error)
             except Exception:
                 logger.exception("unhandled error")
+                if signed is not None and consumed:
+                    _release(signed)
                 return error_response(CovenantError("an internal error occurred"))
 
         bp.route(path, methods=["POST"], content_types=["application/json"])(handler)
         return view
 
     return register
+
+
+def _release(signed: SignedRequest) -> None:
+    try:
+        signed.release_nonce()
+    except CovenantError:
+        logger.warning("could not release a nonce; the client retries with a new signature")
 
 
 def _first_answer(signed: SignedRequest | None) -> Answer | None:

@@ -81,6 +81,10 @@ class SignedRequest:
                            retryable=True)
         raise Unauthenticated("this signature's nonce was already used", code="nonce_reused")
 
+    def release_nonce(self) -> None:
+        """After a retryable failure that wrote nothing: the very same signed request may be sent again."""
+        backend.state().release_nonce(self.kid, self.nonce, self.idempotency_key)
+
     def remember_refusal(self, status: int, answer: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Keep a refusal as this request's first answer; returns whichever answer was kept first."""
         try:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pynamodb.attributes import Attribute, BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
@@ -276,6 +276,13 @@ class DynamoState:
         except (NonceItem.DoesNotExist, PynamoDBException) as exc:
             raise StorageError("could not read the nonce") from exc
         return str(seen.idempotency_key or "")
+
+    def release_nonce(self, kid: str, nonce: str, idempotency_key: str) -> None:
+        try:
+            NonceItem(pk=f"{kid}#{nonce}").delete(condition=NonceItem.idempotency_key == idempotency_key)
+        except DeleteError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise StorageError("could not release the nonce") from exc
 
 
 __all__ = ["INDEX_PK", "INDEX_SK", "DynamoState", "NonceItem", "StateItem", "model_of"]

@@ -149,6 +149,11 @@ class MemoryStore:
                 self.nonces[f"{kid}#{nonce}"] = idempotency_key
             return seen
 
+    def release_nonce(self, kid: str, nonce: str, idempotency_key: str) -> None:
+        with self.lock:
+            if self.nonces.get(f"{kid}#{nonce}") == idempotency_key:
+                del self.nonces[f"{kid}#{nonce}"]
+
     def _staged(self, changes: Sequence[Change], commit_key: str) -> dict[Key, Any]:
         """The items after ``changes``, checked all at once; raises Conflict, changing nothing."""
         staged: dict[Key, Any] = {}

@@ -184,3 +184,6 @@ class StateStore(Protocol):
 
     def claim_nonce(self, kid: str, nonce: str, idempotency_key: str, expires_at: int) -> str | None:
         """Record a signature nonce; None if it is new, else the Idempotency-Key it was first seen with."""
+
+    def release_nonce(self, kid: str, nonce: str, idempotency_key: str) -> None:
+        """Forget a nonce claimed by a request that wrote nothing, so that the very same request may be sent again."""
