@@ -32,6 +32,24 @@ def _target_uri(request: Any) -> str:
     return f"{scheme}://{host}{path}"
 
 
+def _headers(request: Any) -> dict[str, str]:
+    """The request's headers, with repeated ``Signature``/``Signature-Input`` lines combined (RFC 9110 5.3).
+
+    API Gateway keeps only one line of a repeated header in ``headers`` and all of
+    them in ``multiValueHeaders``: combined, two signatures sent on two lines are
+    refused like two in one line.
+    """
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        lines = request.to_original_event().get("multiValueHeaders") or {}
+    except (AttributeError, TypeError):
+        lines = {}
+    for name, values in lines.items():
+        if str(name).lower() in ("signature", "signature-input") and isinstance(values, list) and len(values) > 1:
+            headers[str(name).lower()] = ", ".join(str(v) for v in values)
+    return headers
+
+
 def _body(model: type[BaseModel], text: str) -> BaseModel:
     try:
         return model.model_validate_json(text or "{}")
@@ -66,7 +84,7 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
                 raw = request.raw_body or b""
                 if isinstance(raw, str):
                     raw = raw.encode("utf-8")
-                signed = authenticate(request.method, _target_uri(request), dict(request.headers), raw,
+                signed = authenticate(request.method, _target_uri(request), _headers(request), raw,
                                       registering=_registering_jwk(raw.decode("utf-8", "replace"))
                                       if registration else None)
                 replay = signed.first_answer()

@@ -371,3 +371,40 @@ def test_the_independent_client_appending_a_second_signature_is_refused(consumer
                                        use_existing_digest=True, covered_component_ids=("@method",))
     headers = {k: v for k, v in request.headers.items()}
     expect(_post(http, PATH, raw, headers), 401, "signature_malformed")
+
+
+def _api_gateway_event(headers: dict, lines: dict, raw: bytes) -> dict:
+    """A REST API proxy event as API Gateway sends it: one value per header, and every line apart."""
+    return {"resource": PATH, "path": PATH, "httpMethod": "POST", "headers": headers, "multiValueHeaders": lines,
+            "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+            "stageVariables": None, "body": raw.decode(), "isBase64Encoded": False,
+            "requestContext": {"resourcePath": PATH, "httpMethod": "POST", "path": PATH, "stage": "api",
+                               "requestId": uuid.uuid4().hex, "identity": {"sourceIp": "198.51.100.1"}}}
+
+
+def _invoke(event: dict) -> tuple[int, dict]:
+    from chalice.local import LambdaContext
+
+    from app import app
+
+    answer = app(event, LambdaContext("api_handler", 1024, 30_000))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_a_signature_sent_on_one_line_each_through_api_gateway_is_accepted(consumer):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    status, body = _invoke(_api_gateway_event(headers, {k: [v] for k, v in headers.items()}, raw))
+    assert status == 201, body
+
+
+def test_two_signature_lines_through_api_gateway_are_refused(consumer):
+    import base64
+
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    lines = {k: [v] for k, v in headers.items()}
+    # API Gateway's `headers` keeps the last line only: without combining them, this would verify.
+    lines["Signature"] = ["sig2=:" + base64.b64encode(bytes(64)).decode() + ":", headers["Signature"]]
+    status, body = _invoke(_api_gateway_event(headers, lines, raw))
+    assert (status, body["error"]["code"]) == (401, "signature_malformed"), body
