@@ -10,7 +10,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Conflict, CovenantError, InvalidParameter, ValidationFailed
+from ..errors import Conflict, CovenantError, InvalidParameter, UnsupportedMediaType, ValidationFailed
 from ..observability import logger
 from ..services.signed import SignedRequest, authenticate
 from ..settings import get_settings
@@ -30,6 +30,13 @@ def _target_uri(request: Any) -> str:
     scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
     host = headers.get("host", "localhost")
     return f"{scheme}://{host}{path}"
+
+
+def _check_content_type(request: Any) -> None:
+    """A signed body is JSON, and says so: Chalice lets a missing ``Content-Type`` through as JSON."""
+    media_type = str(request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
 
 
 def _headers(request: Any) -> dict[str, str]:
@@ -79,6 +86,7 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
             signed: SignedRequest | None = None
             try:
                 check_path_params(params)
+                _check_content_type(request)
                 if request.query_params:
                     raise InvalidParameter("mutating requests carry no query string", field="query")
                 raw = request.raw_body or b""
