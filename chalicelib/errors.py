@@ -95,6 +95,44 @@ class ValidationFailed(InvalidParameter):
     code = "invalid_body"
 
 
+class MethodNotAllowed(CovenantError):
+    """The path exists, not with this method; the answer carries an ``Allow`` header."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class UnsupportedMediaType(CovenantError):
+    """A request body that is not ``application/json`` (or has no ``Content-Type``)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class RequestTooLarge(CovenantError):
+    status = 413
+    code = "request_too_large"
+
+
+class TooManyRequests(CovenantError):
+    status = 429
+    code = "too_many_requests"
+
+
+class RequestRefused(CovenantError):
+    """Any other 4xx the platform (Chalice, API Gateway) answers by itself; the status is kept."""
+
+    status = 400
+    code = "request_refused"
+
+
+class Timeout(CovenantError):
+    """The platform gave up waiting for the answer: a signed request may or may not have acted."""
+
+    status = 504
+    code = "timeout"
+
+
 class ChainNotStarted(CovenantError):
     status = 503
     code = "chain_not_started"

@@ -40,6 +40,51 @@ INDEXES: dict[str, list[tuple[str, str, str]]] = {"StateTable": [("gsi1", "gsi1p
 TTL_TABLES = {"StateTable": "expires_at", "NoncesTable": "expires_at"}
 
 
+# API Gateway's own answers (no Lambda behind them), in the API's error shape:
+# response type -> (status to answer, or None to keep the gateway's, code, message).
+# MISSING_AUTHENTICATION_TOKEN is how API Gateway refuses a path or method the
+# API does not have: answered 404. DEFAULT_4XX and DEFAULT_5XX catch the rest.
+# Messages are fixed: the gateway's own messages can echo request headers.
+GATEWAY_RESPONSES: dict[str, tuple[str | None, str, str]] = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", "no such route"),
+    "REQUEST_TOO_LARGE": ("413", "request_too_large", "the request is too large"),
+    "THROTTLED": ("429", "too_many_requests", "too many requests; retry later"),
+    "QUOTA_EXCEEDED": ("429", "too_many_requests", "too many requests; retry later"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type", "Content-Type must be application/json"),
+    "INTEGRATION_TIMEOUT": ("504", "timeout", "no answer in time; retry a signed request with the same "
+                                              "Idempotency-Key to learn whether it acted"),
+    "DEFAULT_4XX": (None, "request_refused", "the request was refused"),
+    "DEFAULT_5XX": (None, "internal_error", "an internal error occurred; retry a signed request with the same "
+                                            "Idempotency-Key to learn whether it acted"),
+}
+GATEWAY_FIELDS = {"UNSUPPORTED_MEDIA_TYPE": "Content-Type"}
+REST_API = "RestAPI"  # the logical id `chalice package` gives the API (an AWS::Serverless::Api)
+
+
+def gateway_responses() -> dict[str, Any]:
+    """SAM ``GatewayResponses`` for Chalice's API, merged into its ``RestAPI`` by ``--merge-template``.
+
+    Not separate ``AWS::ApiGateway::GatewayResponse`` resources: SAM imports the
+    API from its definition on every change, which resets gateway responses kept
+    outside it, and a new one takes effect only with a new deployment. SAM writes
+    these into the definition (``x-amazon-apigateway-gateway-responses``), so
+    they are deployed with it, every time.
+    """
+    responses: dict[str, Any] = {}
+    for response_type, (status, code, message) in GATEWAY_RESPONSES.items():
+        error = {"code": code, "message": message}
+        if response_type in GATEWAY_FIELDS:
+            error["field"] = GATEWAY_FIELDS[response_type]
+        response: dict[str, Any] = {
+            "ResponseParameters": {"Headers": {"Content-Type": "'application/json'"}},
+            "ResponseTemplates": {"application/json": json.dumps({"error": error}, separators=(",", ":"))},
+        }
+        if status is not None:
+            response["StatusCode"] = status
+        responses[response_type] = response
+    return responses
+
+
 def _name(suffix: str) -> dict[str, str]:
     return {"Fn::Sub": "${Prefix}-" + suffix}
 
@@ -184,6 +229,7 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
     # Chalice names the first queue by ARN only, so make the mapping wait for it.
     resources[SQS_FUNCTION] = {"Type": "AWS::Serverless::Function", "DependsOn": ["Replica0Queue"],
                                "Properties": {"Events": sqs_events}}
+    resources[REST_API] = {"Type": "AWS::Serverless::Api", "Properties": {"GatewayResponses": gateway_responses()}}
     resources["SealBlocks"] = {
         "Type": "AWS::Serverless::Function",
         "Properties": {"Environment": {"Variables": {"COVENANT_BLOCKS_TOPIC_ARN": {"Ref": "BlocksTopic"}}}},
@@ -201,7 +247,7 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
 
 
 def standalone(template: dict[str, Any]) -> dict[str, Any]:
-    """The resources that exist without Chalice's functions (what the local stack creates)."""
+    """The resources that exist without Chalice's functions and API (what the local stack creates)."""
     resources = {k: v for k, v in template["Resources"].items() if not v["Type"].startswith("AWS::Serverless::")}
     return {**template, "Resources": resources}
 

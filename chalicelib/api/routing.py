@@ -4,6 +4,16 @@ Chalice turns any exception inside a view into its own 500 body before
 middleware sees it, so the mapping wraps each view where it is registered.
 Every error answers ``{"error": {"code", "message", "field"?}}``; no stack
 trace ever leaves the server.
+
+Chalice also answers some requests itself, in its own ``{"Code", "Message"}``
+shape, without calling a view: 405 (a method the path does not have), 415 (a
+``Content-Type`` the route does not take), 400 (a binary answer the ``Accept``
+header does not take, JSON it cannot parse) and 500. ``error_shape``, an HTTP
+middleware, rewrites those. Unknown paths never reach the app: API Gateway (and
+``chalice local`` and ``chalice.test.Client``, which imitate it) answer 403
+"Missing Authentication Token" before it. ``unknown_routes`` gives every path
+up to ``UNKNOWN_ROUTE_DEPTH`` segments a route that answers 404 ``not_found``;
+on AWS, ``infra/render.py``'s gateway responses shape the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +25,20 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from ..errors import CovenantError, InvalidParameter
+from ..errors import (
+    Conflict,
+    CovenantError,
+    Forbidden,
+    InvalidParameter,
+    MethodNotAllowed,
+    NotFound,
+    RequestRefused,
+    RequestTooLarge,
+    TooManyRequests,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from ..ledger.canonical import MAX_SAFE_INTEGER
 from ..observability import logger
 
@@ -25,8 +48,13 @@ _DIGITS = re.compile(r"^[0-9]{1,16}$")
 _PATH_PARAM = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def error_response(error: CovenantError) -> Response:
-    return Response(body=error.to_body(), status_code=error.status, headers=dict(JSON))
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+UNKNOWN_ROUTE_DEPTH = 8  # path segments; every route of the API has at most 3
+
+
+def error_response(error: CovenantError, status: int | None = None,
+                   headers: dict[str, str | list[str]] | None = None) -> Response:
+    return Response(body=error.to_body(), status_code=status or error.status, headers={**(headers or {}), **JSON})
 
 
 def route(bp: Blueprint, path: str, cache: str | None = None, **options: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -78,3 +106,82 @@ def query(bp: Blueprint, allowed: set[str]) -> dict[str, str]:
         if len(values) > 1:
             raise InvalidParameter(f"{name} is given more than once", field=name)
     return params
+
+
+# --- answers Chalice and the gateway make themselves, in the same shape
+
+_BY_STATUS: dict[int, Callable[[], CovenantError]] = {
+    400: lambda: InvalidParameter("the request is invalid"),
+    401: lambda: Unauthenticated("the request is not authenticated"),
+    403: lambda: Forbidden("the request is forbidden"),
+    404: lambda: NotFound("no such route"),
+    409: lambda: Conflict("the request conflicts with the current state"),
+    413: lambda: RequestTooLarge("the request is too large"),
+    429: lambda: TooManyRequests("too many requests; retry later"),
+}
+
+
+def _in_shape(body: Any) -> bool:
+    return isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"], dict) \
+        and isinstance(body["error"].get("code"), str) and isinstance(body["error"].get("message"), str)
+
+
+def _platform_error(status: int, chalice_code: str, allow: str) -> CovenantError:
+    """The project's error for an answer Chalice made itself (its body's ``Code`` and the status)."""
+    if status == 405:
+        return MethodNotAllowed(f"this path does not take this method; it takes {allow or 'none'}")
+    if status == 415:
+        return UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
+    if chalice_code == "BadRequestError":  # Request.json_body: JSON that does not parse
+        return ValidationFailed("the body is not valid JSON", field="body")
+    if chalice_code == "BadRequest":  # a binary answer the request's Accept header does not take
+        return InvalidParameter("the Accept header does not take this answer's media type", field="Accept")
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]()
+    if status < 500:
+        return RequestRefused("the request was refused")
+    return CovenantError("an internal error occurred")
+
+
+def _reshaped(response: Response) -> Response:
+    body = response.body if isinstance(response.body, dict) else {}
+    headers = {name: value for name, value in response.headers.items() if name.lower() != "content-type"}
+    allow = next((str(v) for k, v in headers.items() if k.lower() == "allow"), "")
+    status = response.status_code if 400 <= response.status_code <= 599 else 500
+    error = _platform_error(status, str(body.get("Code", "")), allow)
+    if status >= 500:
+        logger.error("the platform answered an error", extra={"status": status, "chalice_code": body.get("Code")})
+    else:
+        logger.info("request refused", extra={"code": error.code, "field": error.field})
+    return error_response(error, status=status, headers=headers)
+
+
+def error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: an error Chalice answers itself (405, 415, 400, 500) in the project's shape.
+
+    Register it first, so it also catches what later middleware raises: nothing
+    but ``{"error": {...}}`` ever leaves, and never a stack trace.
+    """
+    try:
+        response = get_response(event)
+        if not isinstance(response, Response):
+            raise TypeError(f"a handler answered {type(response).__name__}, not a Response")
+        if 100 <= response.status_code < 400:
+            return response
+        return response if _in_shape(response.body) else _reshaped(response)
+    except Exception:
+        logger.exception("unhandled error")
+        return error_response(CovenantError("an internal error occurred"))
+
+
+unknown_routes = Blueprint(__name__)
+
+
+def _no_such_route(**_params: str) -> Response:
+    return error_response(NotFound("no such route"))
+
+
+# Any method on any path the API does not have, so the app itself answers 404 (see the module's notes).
+for _depth in range(UNKNOWN_ROUTE_DEPTH + 1):
+    unknown_routes.route("/" + "/".join(f"{{p{i}}}" for i in range(1, _depth + 1)), methods=list(ANY_METHOD),
+                         content_types=["*/*"], name=f"no_such_route_{_depth}")(_no_such_route)

@@ -10,7 +10,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Conflict, CovenantError, InvalidParameter, ValidationFailed
+from ..errors import Conflict, CovenantError, InvalidParameter, UnsupportedMediaType, ValidationFailed
 from ..observability import logger
 from ..services.signed import SignedRequest, authenticate
 from ..settings import get_settings
@@ -31,6 +31,31 @@ def _target_uri(request: Any) -> str:
     scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
     host = headers.get("host", "localhost")
     return f"{scheme}://{host}{path}"
+
+
+def _check_content_type(request: Any) -> None:
+    """A signed body is JSON, and says so: Chalice lets a missing ``Content-Type`` through as JSON."""
+    media_type = str(request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
+
+
+def _headers(request: Any) -> dict[str, str]:
+    """The request's headers, with repeated ``Signature``/``Signature-Input`` lines combined (RFC 9110 5.3).
+
+    API Gateway keeps only one line of a repeated header in ``headers`` and all of
+    them in ``multiValueHeaders``: combined, two signatures sent on two lines are
+    refused like two in one line.
+    """
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        lines = request.to_original_event().get("multiValueHeaders") or {}
+    except (AttributeError, TypeError):
+        lines = {}
+    for name, values in lines.items():
+        if str(name).lower() in ("signature", "signature-input") and isinstance(values, list) and len(values) > 1:
+            headers[str(name).lower()] = ", ".join(str(v) for v in values)
+    return headers
 
 
 def _body(model: type[BaseModel], text: str) -> BaseModel:
@@ -63,12 +88,13 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
             consumed = False
             try:
                 check_path_params(params)
+                _check_content_type(request)
                 if request.query_params:
                     raise InvalidParameter("mutating requests carry no query string", field="query")
                 raw = request.raw_body or b""
                 if isinstance(raw, str):
                     raw = raw.encode("utf-8")
-                signed = authenticate(request.method, _target_uri(request), dict(request.headers), raw,
+                signed = authenticate(request.method, _target_uri(request), _headers(request), raw,
                                       registering=_registering_jwk(raw.decode("utf-8", "replace"))
                                       if registration else None)
                 replay = signed.first_answer()

@@ -3,9 +3,16 @@
 Pure: the caller supplies the request's facts and the key; storage of keys and
 nonces is elsewhere. Structured fields (RFC 8941) are parsed and serialised by
 ``http_sf``. What a signature must cover is Covenant's policy:
-``@method``, ``@target-uri`` (or ``@path`` and ``@query``), ``content-digest``
-and ``idempotency-key``, with the parameters ``created``, ``expires``,
-``nonce`` and ``keyid`` (and ``alg``, if present, must be ``ed25519``).
+``@method``, ``@target-uri`` (or all of ``@authority``, ``@path`` and
+``@query``), ``content-digest`` and ``idempotency-key``, with the parameters
+``created``, ``expires``, ``nonce`` and ``keyid`` (and ``alg``, if present,
+must be ``ed25519``). A request carries exactly one signature: one label in
+``Signature-Input`` and the same one, alone, in ``Signature``.
+
+``@authority`` is required with the ``@path``/``@query`` form, always, so that
+both forms name the deployment: the server computes it (and ``@target-uri``)
+from ``COVENANT_PUBLIC_ORIGIN`` when set, else from the request's ``Host``. A
+signature made for staging never verifies on production, whichever form it uses.
 """
 
 from __future__ import annotations
@@ -66,6 +73,14 @@ class ParsedSignature:
         return str(self.params["keyid"])
 
 
+def _authority(scheme: str, netloc: str) -> str:
+    """RFC 9421 2.2.3: the host, lower-case, with the port only when it is not the scheme's default."""
+    default = {"http": ":80", "https": ":443"}.get(scheme)
+    if default is not None and netloc.endswith(default):
+        return netloc[: -len(default)]
+    return netloc
+
+
 def _component_value(name: str, facts: RequestFacts) -> str:
     url = facts.url
     if name == "@method":
@@ -73,7 +88,7 @@ def _component_value(name: str, facts: RequestFacts) -> str:
     if name == "@target-uri":
         return facts.target_uri
     if name == "@authority":
-        return str(url.netloc).lower()
+        return _authority(str(url.scheme).lower(), str(url.netloc).lower())
     if name == "@scheme":
         return str(url.scheme).lower()
     if name == "@path":
@@ -99,8 +114,9 @@ def parse(signature_input: str | None, signature: str | None) -> ParsedSignature
     except (UnicodeEncodeError, http_sf.StructuredFieldError, ValueError) as exc:
         raise SignatureProblem("signature_malformed",
                                f"Signature-Input or Signature is not a structured field: {exc}") from exc
-    if len(inputs) != 1:
-        raise SignatureProblem("signature_malformed", "exactly one signature per request")
+    if len(inputs) != 1 or len(values) != 1:
+        raise SignatureProblem("signature_malformed", "exactly one signature per request: one label in "
+                                                      "Signature-Input and the same one alone in Signature")
     label, member = next(iter(inputs.items()))
     value = values.get(label)
     if value is None or not isinstance(value[0], bytes):
@@ -124,8 +140,11 @@ def check_coverage(parsed: ParsedSignature) -> None:
     missing = [p for p in REQUIRED_PARAMS if p not in parsed.params]
     if "@method" not in covered:
         missing.append("@method")
-    if "@target-uri" not in covered and not {"@path", "@query"} <= covered:
-        missing.append("@target-uri (or @path and @query)")
+    if "@target-uri" not in covered:
+        # Without @target-uri, @authority names the deployment (else a staging signature would do here).
+        lacking = [c for c in ("@authority", "@path", "@query") if c not in covered]
+        if lacking:
+            missing.append("@target-uri (or @authority, @path and @query: " + ", ".join(lacking) + " missing)")
     missing += [h for h in REQUIRED_HEADERS if h not in covered]
     if missing:
         raise SignatureProblem("signature_incomplete", "the signature must cover " + ", ".join(missing))
@@ -169,13 +188,14 @@ def check_digest(facts: RequestFacts) -> None:
 # --- the client side (the CLI and tests)
 
 def sign_request(key: Ed25519PrivateKey, kid: str, method: str, url: str, body: bytes, idempotency_key: str,
-                 now_seconds: int, lifetime: int = 300, nonce: str | None = None) -> dict[str, str]:
+                 now_seconds: int, lifetime: int = 300, nonce: str | None = None,
+                 components: tuple[str, ...] = CLIENT_COMPONENTS) -> dict[str, str]:
     """Headers that sign a request: Content-Digest, Idempotency-Key, Signature-Input and Signature."""
     headers = {"content-digest": content_digest(body), "idempotency-key": idempotency_key}
     params = {"created": now_seconds, "expires": now_seconds + lifetime, "nonce": nonce or secrets.token_hex(16),
               "keyid": kid, "alg": "ed25519"}
-    member: Any = ([(name, {}) for name in CLIENT_COMPONENTS], params)
-    parsed = ParsedSignature("sig1", CLIENT_COMPONENTS, params, http_sf.ser({"x": member})[2:], b"")
+    member: Any = ([(name, {}) for name in components], params)
+    parsed = ParsedSignature("sig1", components, params, http_sf.ser({"x": member})[2:], b"")
     base = signature_base(parsed, RequestFacts(method, url, headers, body))
     signature = key.sign(base.encode("ascii"))
     return {

@@ -243,3 +243,168 @@ def test_a_configured_origin_binds_signatures_to_this_deployment(consumer, http,
     finally:
         monkeypatch.delenv("COVENANT_PUBLIC_ORIGIN")
         reset_settings()
+
+
+# --- one signature per request, bound to this deployment whichever components it covers
+
+PRODUCTION = "https://api.covenant.example"
+STAGING = "https://staging.example"
+COMPONENT_FORM = ("@method", "@authority", "@path", "@query", "content-digest", "idempotency-key")
+
+
+@pytest.fixture
+def production_origin(monkeypatch):
+    from chalicelib.settings import reset_settings
+
+    monkeypatch.setenv("COVENANT_PUBLIC_ORIGIN", PRODUCTION)
+    reset_settings()
+    yield PRODUCTION
+    monkeypatch.delenv("COVENANT_PUBLIC_ORIGIN")
+    reset_settings()
+
+
+def _signed_for(actor, origin, components, raw=b"{}"):
+    from chalicelib.ledger import httpsig
+
+    headers = httpsig.sign_request(actor.key, actor.kid, "POST", origin + PATH, raw, uuid.uuid4().hex,
+                                   int(time.time()), components=components)
+    return {**headers, "Content-Type": "application/json", "Host": "localhost"}
+
+
+@pytest.mark.parametrize("extra", ["{sig}, sig2=:{other}:", "sig2=:{other}:, {sig}", "{sig}, sig1b={value}"])
+def test_two_signature_labels_are_refused(consumer, http, extra):
+    import base64
+
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    value = headers["Signature"].partition("=")[2]
+    other = base64.b64encode(bytes(64)).decode()
+    headers["Signature"] = extra.format(sig=headers["Signature"], other=other, value=value)
+    expect(_post(http, PATH, raw, headers), 401, "signature_malformed")
+
+
+def test_a_signature_labelled_otherwise_than_its_input_is_refused(consumer, http):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    headers["Signature"] = headers["Signature"].replace("sig1=", "sig2=", 1)
+    expect(_post(http, PATH, raw, headers), 401, "signature_malformed")
+
+
+def test_a_staging_signature_over_path_and_query_is_refused(consumer, http, production_origin):
+    components = ("@method", "@path", "@query", "content-digest", "idempotency-key")
+    error = expect(_post(http, PATH, b"{}", _signed_for(consumer, STAGING, components)), 401, "signature_incomplete")
+    assert "@authority" in error["error"]["message"]
+
+
+def test_path_and_query_without_authority_are_incomplete_without_an_origin_too(consumer, http):
+    components = ("@method", "@path", "@query", "content-digest", "idempotency-key")
+    raw = b"{}"
+    expect(_post(http, PATH, raw, _signed_for(consumer, "http://localhost", components)), 401, "signature_incomplete")
+
+
+def test_a_staging_signature_over_authority_path_and_query_is_refused(consumer, http, production_origin):
+    expect(_post(http, PATH, b"{}", _signed_for(consumer, STAGING, COMPONENT_FORM)), 401, "bad_signature")
+
+
+def test_a_signature_over_authority_path_and_query_is_accepted(consumer, http, production_origin):
+    headers = _signed_for(consumer, PRODUCTION, COMPONENT_FORM)
+    expect(_post(http, PATH, b"{}", {**headers, "Host": "staging.example"}), 201)
+
+
+def test_a_default_port_in_the_host_does_not_change_the_authority(http):
+    actor = Actor(http)
+    raw = json.dumps({"role": "consumer", "jwk": actor.jwk}).encode()
+    from chalicelib.ledger import httpsig
+
+    headers = httpsig.sign_request(actor.key, actor.kid, "POST", "https://covenant.example/nodes", raw,
+                                   uuid.uuid4().hex, int(time.time()), components=COMPONENT_FORM)
+    headers.update({"Content-Type": "application/json", "Host": "covenant.example:443", "X-Forwarded-Proto": "https"})
+    expect(_post(http, "/nodes", raw, headers), 201)
+
+
+def _independent_signer(actor):
+    from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
+
+    keys = MappingKeyResolver(private_keys={actor.kid: actor.key}, public_keys={})
+    return HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=keys)
+
+
+def _independent_signature(consumer, url, raw, components):
+    """Sign with pyauth's http-message-signatures, unmodified: it computes the components itself."""
+    import datetime
+
+    request = requests.Request("POST", url, data=raw, headers={"Content-Type": "application/json",
+                                                               "Idempotency-Key": uuid.uuid4().hex}).prepare()
+    created = datetime.datetime.now(datetime.UTC)
+    _independent_signer(consumer).sign(request, key_id=consumer.kid, created=created, nonce=uuid.uuid4().hex,
+                                       expires=created + datetime.timedelta(minutes=5),
+                                       covered_component_ids=components, body=raw)
+    return {k: v for k, v in request.headers.items()}
+
+
+@pytest.mark.parametrize("components", [("@method", "@authority", "@target-uri", "idempotency-key"),
+                                        ("@method", "@authority", "@path", "@query", "idempotency-key")])
+def test_the_independent_http_message_signatures_client_is_accepted(consumer, http, production_origin, components):
+    raw = b"{}"
+    headers = _independent_signature(consumer, f"{PRODUCTION}{PATH}", raw, components)
+    assert "content-digest" in headers["Signature-Input"]  # the library adds it itself when given the body
+    expect(_post(http, PATH, raw, headers), 201)
+
+
+def test_the_independent_client_signing_for_staging_is_refused(consumer, http, production_origin):
+    raw = b"{}"
+    headers = _independent_signature(consumer, f"{STAGING}{PATH}", raw,
+                                     ("@method", "@authority", "@path", "@query", "idempotency-key"))
+    expect(_post(http, PATH, raw, headers), 401, "bad_signature")
+    headers = _independent_signature(consumer, f"{STAGING}{PATH}", raw,
+                                     ("@method", "@path", "@query", "idempotency-key"))
+    expect(_post(http, PATH, raw, headers), 401, "signature_incomplete")
+
+
+def test_the_independent_client_appending_a_second_signature_is_refused(consumer, http, production_origin):
+    raw = b"{}"
+    headers = _independent_signature(consumer, f"{PRODUCTION}{PATH}", raw,
+                                     ("@method", "@authority", "@target-uri", "idempotency-key"))
+    assert len(headers["Signature"].split(",")) == 1
+    request = requests.Request("POST", f"{PRODUCTION}{PATH}", data=raw, headers=headers).prepare()
+    _independent_signer(consumer).sign(request, key_id=consumer.kid, label="second", append_if_signature_exists=True,
+                                       use_existing_digest=True, covered_component_ids=("@method",))
+    headers = {k: v for k, v in request.headers.items()}
+    expect(_post(http, PATH, raw, headers), 401, "signature_malformed")
+
+
+def _api_gateway_event(headers: dict, lines: dict, raw: bytes) -> dict:
+    """A REST API proxy event as API Gateway sends it: one value per header, and every line apart."""
+    return {"resource": PATH, "path": PATH, "httpMethod": "POST", "headers": headers, "multiValueHeaders": lines,
+            "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+            "stageVariables": None, "body": raw.decode(), "isBase64Encoded": False,
+            "requestContext": {"resourcePath": PATH, "httpMethod": "POST", "path": PATH, "stage": "api",
+                               "requestId": uuid.uuid4().hex, "identity": {"sourceIp": "198.51.100.1"}}}
+
+
+def _invoke(event: dict) -> tuple[int, dict]:
+    from chalice.local import LambdaContext
+
+    from app import app
+
+    answer = app(event, LambdaContext("api_handler", 1024, 30_000))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_a_signature_sent_on_one_line_each_through_api_gateway_is_accepted(consumer):
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    status, body = _invoke(_api_gateway_event(headers, {k: [v] for k, v in headers.items()}, raw))
+    assert status == 201, body
+
+
+def test_two_signature_lines_through_api_gateway_are_refused(consumer):
+    import base64
+
+    raw = b"{}"
+    headers = consumer.signed_headers(PATH, raw)
+    lines = {k: [v] for k, v in headers.items()}
+    # API Gateway's `headers` keeps the last line only: without combining them, this would verify.
+    lines["Signature"] = ["sig2=:" + base64.b64encode(bytes(64)).decode() + ":", headers["Signature"]]
+    status, body = _invoke(_api_gateway_event(headers, lines, raw))
+    assert (status, body["error"]["code"]) == (401, "signature_malformed"), body

@@ -50,3 +50,40 @@ def test_the_standalone_template_leaves_out_chalice_functions():
     resources = standalone(render(3))["Resources"]
     assert not [r for r in resources.values() if r["Type"].startswith("AWS::Serverless::")]
     assert {"EntriesTable", "BlocksTable", "PendingTable", "IndexTable", "BlocksTopic"} <= set(resources)
+
+
+def test_api_gateway_answers_its_own_errors_in_the_error_shape():
+    import chalicelib.errors as errors
+
+    known = {cls.code for cls in vars(errors).values()
+             if isinstance(cls, type) and issubclass(cls, errors.CovenantError)}
+    api = render(3)["Resources"]["RestAPI"]
+    assert api["Type"] == "AWS::Serverless::Api"  # merged into the API `chalice package` names RestAPI
+    responses = api["Properties"]["GatewayResponses"]
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"} <= set(responses)
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    for response_type, response in responses.items():
+        assert response["ResponseParameters"] == {"Headers": {"Content-Type": "'application/json'"}}
+        template = response["ResponseTemplates"]["application/json"]
+        assert "$" not in template and "#" not in template, response_type  # VTL: nothing from the request
+        body = json.loads(template)
+        assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]) <= {"code", "message", "field"}
+        assert body["error"]["code"] in known, (response_type, body)
+    codes = {t: json.loads(r["ResponseTemplates"]["application/json"])["error"]["code"] for t, r in responses.items()}
+    assert codes["MISSING_AUTHENTICATION_TOKEN"] == "not_found" and codes["DEFAULT_5XX"] == "internal_error"
+
+
+def test_chalices_merge_adds_the_gateway_responses_to_its_api():
+    from chalice.package import TemplateDeepMerger
+
+    swagger = {"swagger": "2.0", "paths": {"/chain/head": {"get": {}}}}
+    chalice_template = {"Resources": {"RestAPI": {"Type": "AWS::Serverless::Api", "Properties": {
+        "EndpointConfiguration": "EDGE", "StageName": "api", "DefinitionBody": swagger}}}}
+    merged = TemplateDeepMerger().merge(render(3), chalice_template)["Resources"]["RestAPI"]
+    assert merged["Properties"]["DefinitionBody"] == swagger
+    ours = render(3)["Resources"]["RestAPI"]["Properties"]
+    assert merged["Properties"]["GatewayResponses"] == ours["GatewayResponses"]
+
+
+def test_the_standalone_template_leaves_out_the_api():
+    assert "RestAPI" not in standalone(render(3))["Resources"]
