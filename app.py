@@ -4,7 +4,7 @@ from chalice import Chalice
 
 from chalicelib.api.program_api import program_api
 from chalicelib.api.public import public_api
-from chalicelib.api.routing import error_shape, unknown_routes
+from chalicelib.api.routing import error_shape
 from chalicelib.handlers.events import events
 from chalicelib.observability import observe
 
@@ -13,5 +13,4 @@ app.register_middleware(error_shape, "http")  # first: it shapes every error ans
 app.register_middleware(observe, "all")
 app.register_blueprint(public_api)
 app.register_blueprint(program_api)
-app.register_blueprint(unknown_routes)
 app.register_blueprint(events)

@@ -131,7 +131,7 @@ class Runner:
 
         api_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.api = subprocess.Popen(
-            [str(Path(sys.executable).parent / "chalice"), "local", "--host", "127.0.0.1", "--port", str(args.api_port),
+            [sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1", "--port", str(args.api_port),
              "--stage", "local", "--no-autoreload"],
             cwd=ROOT, env=api_env, start_new_session=True,
         )

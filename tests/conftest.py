@@ -30,8 +30,10 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from devstack import moto_patch  # noqa: E402
+from devstack import gateway_patch, moto_patch  # noqa: E402
 from devstack.bootstrap import Stack, create_resources, reset_process_state, write_new_key  # noqa: E402
+
+gateway_patch.apply()  # the test client's gateway answers unknown paths as the deployed one does
 
 settings.register_profile("dev", max_examples=40, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None,

@@ -9,11 +9,10 @@ Chalice also answers some requests itself, in its own ``{"Code", "Message"}``
 shape, without calling a view: 405 (a method the path does not have), 415 (a
 ``Content-Type`` the route does not take), 400 (a binary answer the ``Accept``
 header does not take, JSON it cannot parse) and 500. ``error_shape``, an HTTP
-middleware, rewrites those. Unknown paths never reach the app: API Gateway (and
-``chalice local`` and ``chalice.test.Client``, which imitate it) answer 403
-"Missing Authentication Token" before it. ``unknown_routes`` gives every path
-up to ``UNKNOWN_ROUTE_DEPTH`` segments a route that answers 404 ``not_found``;
-on AWS, ``infra/render.py``'s gateway responses shape the rest.
+middleware, rewrites those. Unknown paths never reach the app: API Gateway
+answers them itself, with the 404 ``not_found`` that ``infra/render.py``'s
+gateway responses configure; ``devstack/gateway_patch.py`` gives ``chalice
+local`` and ``chalice.test.Client`` (which imitate the gateway) the same answer.
 """
 
 from __future__ import annotations
@@ -46,10 +45,6 @@ JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 _DIGITS = re.compile(r"^[0-9]{1,16}$")
 _PATH_PARAM = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-UNKNOWN_ROUTE_DEPTH = 8  # path segments; every route of the API has at most 3
 
 
 def error_response(error: CovenantError, status: int | None = None,
@@ -172,16 +167,3 @@ def error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response
     except Exception:
         logger.exception("unhandled error")
         return error_response(CovenantError("an internal error occurred"))
-
-
-unknown_routes = Blueprint(__name__)
-
-
-def _no_such_route(**_params: str) -> Response:
-    return error_response(NotFound("no such route"))
-
-
-# Any method on any path the API does not have, so the app itself answers 404 (see the module's notes).
-for _depth in range(UNKNOWN_ROUTE_DEPTH + 1):
-    unknown_routes.route("/" + "/".join(f"{{p{i}}}" for i in range(1, _depth + 1)), methods=list(ANY_METHOD),
-                         content_types=["*/*"], name=f"no_such_route_{_depth}")(_no_such_route)
