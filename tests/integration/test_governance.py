@@ -273,3 +273,45 @@ def test_a_report_too_large_closes_unenacted_and_never_blocks_the_tally(assembly
     closed = {c["proposal"]: c for c in _tally(assembly)["closed"]}
     assert "too large" in closed[report]["not_enacted"] and closed[halt]["enacted"] == {"status": "halted"}
     expect(buyer.post("/proposals", {"kind": "report", "params": {"evidence": ["e-1", "e-1"]}}), 400, "invalid_body")
+
+
+def test_a_flood_of_entries_does_not_move_a_deadline(assembly, chain, monkeypatch):
+    """Heights were a clock anyone could push: 300 throw-away registrations sealed into many blocks."""
+    from chalicelib.settings import reset_settings
+
+    proposal = _open(assembly.consumers[0], "halt", deadline=10)
+    for _ in range(300):
+        register_consumer(assembly.http)
+    monkeypatch.setenv("COVENANT_MAX_BLOCK_ENTRIES", "5")
+    reset_settings()
+    sealed = seal_pending_entries(chain)
+    assert len(sealed.blocks) >= 20  # far more blocks than the old 1-block deadline of a test
+    # the vote still counts, and the proposal is still open: nothing but time closes it
+    expect(_vote(assembly.consumers[1], proposal["proposal"]), 201)
+    assert _tally(assembly)["closed"] == []
+    view = answer(assembly.http.get(f"/proposals/{proposal['proposal']}"))
+    assert view["status"] == "open" and view["deadline"] == proposal["deadline"]
+    assert view["deadline"] == view["opened_at"] + 10 * 60_000
+
+
+def test_a_replayed_ledger_rechecks_every_deadline(assembly, chain, program_clock):
+    from chalicelib.domain.governance import tally_from_entries
+    from tests.integration.chain_checks import verified_chain
+
+    proposal = _open(assembly.consumers[0], "halt", deadline=1)["proposal"]
+    expect(_vote(assembly.consumers[0], proposal), 201)
+    program_clock.advance(61_000)
+    expect(_vote(assembly.consumers[1], proposal), 409, "voting_closed")
+    assert _tally(assembly)["closed"][0]["result"] == "rejected"
+    seal_pending_entries(chain)
+    entries = [e for block in verified_chain() for e in block["entries"]]
+    view = tally_from_entries(entries)[proposal]
+    assert (view.yes, view.result) == (1, "rejected")
+    closing = next(e for e in entries if e["type"] == "proposal.closed" and e["data"]["proposal"] == proposal)
+    assert closing["ts"] > view.deadline
+    # a ledger that showed a vote after the deadline would be refused by the replay
+    late = {"id": "late", "type": "proposal.voted", "actor": "c-x", "ts": view.deadline + 1,
+            "data": {"proposal": proposal, "choice": "yes"}}
+    opened = next(e for e in entries if e["type"] == "proposal.opened" and e["data"]["proposal"] == proposal)
+    with pytest.raises(ValueError, match="after the deadline"):
+        tally_from_entries([opened, late])
