@@ -1,8 +1,9 @@
 """The ``auth`` member of an entry (LEDGER.md): a stored RFC 9421 signature.
 
 Only what a verifier needs lives here: the RFC 9530 ``content-digest`` of the
-body, and finding that digest in a stored signature base. Building and checking
-live HTTP requests is the HTTP layer's concern.
+body, finding that digest in a stored signature base, and the ``nonce``
+signature parameter that binds a signed request to one entry. Building and
+checking live HTTP requests is the HTTP layer's concern.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import base64
 import hashlib
 from typing import Any
 
+import http_sf
+
 from .keys import public_key_from_jwk, signature_valid
 
 AUTH_MEMBERS = frozenset({"kid", "base", "sig", "body"})
+SIGNATURE_PARAMS_LINE = '"@signature-params": '
 
 
 def content_digest(body: bytes) -> str:
@@ -52,3 +56,41 @@ def auth_problem(auth: Any, jwk: dict[str, Any]) -> str | None:
     if expected not in digests_in_base(auth["base"]):
         return "auth.base does not carry the content-digest of auth.body"
     return None
+
+
+class NonceProblem(ValueError):
+    """The signature base names no usable ``nonce`` signature parameter."""
+
+
+def _refuse_duplicate(name: str, _kind: str) -> None:
+    raise NonceProblem(f"the signature parameter {name} appears twice")
+
+
+def signature_nonce(base: str) -> str:
+    """The ``nonce`` signature parameter of an RFC 9421 signature base.
+
+    RFC 9421 section 2.5: the base ends with the ``"@signature-params"`` line,
+    whose value is the serialised inner list of covered components with its
+    parameters (RFC 8941); ``nonce`` is an sf-string there. It is parsed as a
+    structured field, never searched for as text, so a component value that
+    merely contains ``nonce="..."`` cannot stand in for it.
+    """
+    lines = base.split("\n")
+    last = lines[-1]
+    if not last.startswith(SIGNATURE_PARAMS_LINE):
+        raise NonceProblem("auth.base does not end with its @signature-params line")
+    if any(line.startswith('"@signature-params"') for line in lines[:-1]):
+        raise NonceProblem("auth.base has more than one @signature-params line")
+    value = last[len(SIGNATURE_PARAMS_LINE):]
+    try:
+        parsed: Any = http_sf.parse(value.encode("ascii"), tltype="list", on_duplicate_key=_refuse_duplicate)
+    except NonceProblem:
+        raise
+    except (UnicodeEncodeError, ValueError, RecursionError) as exc:
+        raise NonceProblem(f"the @signature-params of auth.base are not a structured field: {exc}") from exc
+    if len(parsed) != 1 or not isinstance(parsed[0], tuple) or not isinstance(parsed[0][0], list):
+        raise NonceProblem("the @signature-params of auth.base are not one inner list")
+    nonce = parsed[0][1].get("nonce")
+    if type(nonce) is not str or not nonce:
+        raise NonceProblem("auth.base carries no nonce signature parameter (a non-empty string)")
+    return nonce

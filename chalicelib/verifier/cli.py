@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from ..ledger import merkle
 from ..ledger.format import entry_leaf, header_bytes, header_problem
 from ..ledger.keys import KeyFormatError, public_key_from_jwk, signature_valid
-from ..ledger.verify import ChainState, MemoryKeyBook, VerificationError, verify_block
+from ..ledger.verify import ChainState, MemoryKeyBook, MemoryNonceBook, VerificationError, verify_block
 from .client import ApiError, LedgerApi
 
 OK, BAD, UNREADABLE = 0, 1, 2
@@ -72,10 +72,11 @@ def verify_blocks(blocks: Iterable[dict[str, Any]], progress: Progress | None = 
                   genesis: str | None = None) -> ChainResult:
     """Verify blocks from genesis on; raises VerificationError at the first fault."""
     start = time.perf_counter()
-    state, keys, seen = ChainState.empty(), MemoryKeyBook(), set[str]()
+    state, keys, nonces, seen = ChainState.empty(), MemoryKeyBook(), MemoryNonceBook(), set[str]()
     entries = 0
     for block in blocks:
-        outcome = verify_block(state, block, keys, seen)
+        outcome = verify_block(state, block, keys, nonces, seen)
+        nonces.remember(outcome.nonces)
         if outcome.state.height == 0 and genesis is not None and outcome.state.hash != genesis:
             raise VerificationError(0, f"the genesis hash is {outcome.state.hash}, not the pinned {genesis}")
         keys.update(outcome.keys)

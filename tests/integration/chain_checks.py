@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import boto3
 
-from chalicelib.ledger.verify import ChainState, MemoryKeyBook, verify_block
+from chalicelib.ledger.verify import ChainState, MemoryKeyBook, MemoryNonceBook, verify_block
 from chalicelib.services import reading
 
 
 def verified_chain() -> list[dict]:
     """Every published block, each verified as LEDGER.md says; returns them."""
-    state, keys, seen = ChainState.empty(), MemoryKeyBook(), set()
+    state, keys, nonces, seen = ChainState.empty(), MemoryKeyBook(), MemoryNonceBook(), set()
     blocks = []
     for height in range(reading.head()["header"]["height"] + 1):
         block = reading.full_block(height)
         assert block is not None, f"block {height} is missing"
-        outcome = verify_block(state, block, keys, seen)
+        outcome = verify_block(state, block, keys, nonces, seen)
         keys.update(outcome.keys)
+        nonces.remember(outcome.nonces)
         state = outcome.state
         blocks.append(block)
     return blocks
