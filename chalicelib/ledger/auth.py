@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import http_sf
@@ -66,6 +67,35 @@ def _refuse_duplicate(name: str, _kind: str) -> None:
     raise NonceProblem(f"the signature parameter {name} appears twice")
 
 
+# RFC 8941 grammar for the common shape of @signature-params: an inner list of
+# bare items without parameters, then parameters whose values are strings,
+# tokens, integers, decimals or booleans. Whatever else parses with http_sf.
+_STRING = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"'
+_TOKEN = r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*"
+_NUMBER = r"-?[0-9]{1,12}\.[0-9]{1,3}|-?[0-9]{1,15}"
+_BARE = f"(?:{_STRING}|{_TOKEN}|{_NUMBER}|\\?[01])"
+_KEY = r"[a-z*][a-z0-9_\-.*]*"
+_FAST = re.compile(f"\\( *(?:{_BARE}(?: +{_BARE})* *)?\\)(?P<params>(?:; *{_KEY}(?:={_BARE})?)*)")
+_PARAM = re.compile(f"; *(?P<key>{_KEY})(?:=(?P<value>{_BARE}))?")
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _fast_nonce(value: str) -> str | None:
+    """The nonce of a @signature-params value of the common shape; None to let http_sf decide."""
+    match = _FAST.fullmatch(value)
+    if match is None:
+        return None
+    params: dict[str, str | None] = {}
+    for param in _PARAM.finditer(match.group("params")):
+        if param.group("key") in params:
+            _refuse_duplicate(param.group("key"), "parameter")
+        params[param.group("key")] = param.group("value")
+    nonce = params.get("nonce")
+    if nonce is None or not nonce.startswith('"') or len(nonce) < 3:
+        raise NonceProblem("auth.base carries no nonce signature parameter (a non-empty string)")
+    return _ESCAPE.sub(r"\1", nonce[1:-1])
+
+
 def signature_nonce(base: str) -> str:
     """The ``nonce`` signature parameter of an RFC 9421 signature base.
 
@@ -82,6 +112,9 @@ def signature_nonce(base: str) -> str:
     if any(line.startswith('"@signature-params"') for line in lines[:-1]):
         raise NonceProblem("auth.base has more than one @signature-params line")
     value = last[len(SIGNATURE_PARAMS_LINE):]
+    fast = _fast_nonce(value)
+    if fast is not None:
+        return fast
     try:
         parsed: Any = http_sf.parse(value.encode("ascii"), tltype="list", on_duplicate_key=_refuse_duplicate)
     except NonceProblem:

@@ -239,9 +239,10 @@ class _EntryChecker:
         self.new_pairs: list[SignedRequest] = []
         self._in_block: set[SignedRequest] = set()
 
-    def problem(self, entry: dict[str, Any], index: int) -> str | None:
-        return (self._registration(entry, index) or self._auth(entry, index) or self._revocation(entry, index)
-                or entry_types.entry_type_problem(entry, index, self.keys))
+    def problem(self, entry: dict[str, Any], index: int, request: SignedRequest | None) -> str | None:
+        """``request``: the entry's (kid, nonce) if already parsed."""
+        return (self._registration(entry, index) or self._auth(entry, index, request)
+                or self._revocation(entry, index) or entry_types.entry_type_problem(entry, index, self.keys))
 
     def _registration(self, entry: dict[str, Any], index: int) -> str | None:
         data, actor = entry["data"], entry["actor"]
@@ -266,7 +267,7 @@ class _EntryChecker:
                                            revoked=existing.revoked if existing is not None else None)
         return None
 
-    def _auth(self, entry: dict[str, Any], index: int) -> str | None:
+    def _auth(self, entry: dict[str, Any], index: int, request: SignedRequest | None) -> str | None:
         auth = entry["auth"]
         if auth is None:
             return None
@@ -285,7 +286,7 @@ class _EntryChecker:
         if problem:
             return problem
         try:
-            pair = (kid, signature_nonce(auth["base"]))
+            pair = request if request is not None else (kid, signature_nonce(auth["base"]))
         except NonceProblem as exc:
             return str(exc)
         if pair in self.used or pair in self._in_block:
@@ -365,8 +366,9 @@ def verify_block(state: ChainState, block: Any, keys: KeyBook, nonces: NonceBook
         raise VerificationError(height, f"log_size {header['log_size']} is not {state.log_size} + count")
 
     overlay = _Overlay(keys)
-    requests = {r for r in (_signed_request(e) for e in entries) if r is not None}
-    checker = _EntryChecker(overlay, stamp_node, nonces.used(requests) if requests else frozenset())
+    requests = [_signed_request(e) for e in entries]
+    asked = {r for r in requests if r is not None}
+    checker = _EntryChecker(overlay, stamp_node, nonces.used(asked) if asked else frozenset())
     frontier: tuple[bytes, ...] | list[bytes] = state.frontier
     leaves = []
     new_ids: set[str] = set()
@@ -381,7 +383,7 @@ def verify_block(state: ChainState, block: Any, keys: KeyBook, nonces: NonceBook
         if problem is None:
             try:
                 raw = canonical(entry)
-                problem = entry_size_problem(raw) or checker.problem(entry, index)
+                problem = entry_size_problem(raw) or checker.problem(entry, index, requests[offset])
             except CanonicalisationError as exc:
                 problem = f"entry cannot be canonicalised: {exc}"
             except RecursionError:

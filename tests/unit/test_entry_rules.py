@@ -323,3 +323,57 @@ def test_any_json_value_as_a_block_is_refused(value):
     state, keys, nonces = STATES[1]
     with pytest.raises(VerificationError):
         verify_block(state, value, keys, nonces)
+
+
+# --- the nonce is parsed as RFC 8941 says: the fast path agrees with http_sf
+
+def _nonce_outcome(value: str, fast: bool):
+    from chalicelib.ledger import auth
+
+    original = auth._fast_nonce
+    try:
+        if not fast:
+            auth._fast_nonce = lambda _value: None
+        return ("ok", auth.signature_nonce('"@method": POST\n"@signature-params": ' + value))
+    except auth.NonceProblem:
+        return ("refused", None)
+    finally:
+        auth._fast_nonce = original
+
+
+_KEYS = st.from_regex(r"[a-z*][a-z0-9_\-.*]{0,6}", fullmatch=True)
+_BARE_VALUES = st.one_of(
+    st.integers(-10**15 + 1, 10**15 - 1), st.booleans(),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=12),
+    st.from_regex(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]{0,8}", fullmatch=True).map(
+        lambda t: __import__("http_sf").types.Token(t)),
+    st.binary(max_size=6),
+)
+
+
+_NONCES = st.one_of(st.text(st.sampled_from(list('ab9"\\ -~;=()')), max_size=10), st.none(), _BARE_VALUES)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=10), max_size=4),
+       st.dictionaries(_KEYS, _BARE_VALUES, max_size=5), _NONCES)
+def test_the_fast_nonce_parser_agrees_with_http_sf_on_serialised_params(components, params, nonce):
+    import http_sf
+
+    if nonce is not None:
+        params = {**params, "nonce": nonce}
+    value = http_sf.ser({"x": ([(c, {}) for c in components], params)})[2:]
+    assert _nonce_outcome(value, fast=True) == _nonce_outcome(value, fast=False)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.sampled_from([
+    ';A=1', ';nonce="x";nonce="y"', ' ', '\t', ';a=1.2345', ';a=1234567890123.5', ';a=-', ';a="\\x"', ';a=?2',
+    ';a=:AAA=:', ';a=:A:', ';a=@12', ';a=%"x"', ', ("b")', ';a=1;', '; a=1', ';a =1', ';a=10000000000000000',
+    ';nonce=""', ';nonce', ';nonce=tok', ';nonce="a\\"b"', ';a="é"', ';_a=1', ';a=1 ',
+]), st.text(st.sampled_from(list('()";=?: -.*1az\\Ao,\t')), max_size=40)))
+def test_the_fast_nonce_parser_never_accepts_what_http_sf_refuses(tail):
+    value = '("@method" "a");nonce="n1"' + tail
+    assert _nonce_outcome(value, fast=True) == _nonce_outcome(value, fast=False)
+    value = "(" + tail
+    assert _nonce_outcome(value, fast=True) == _nonce_outcome(value, fast=False)
