@@ -261,7 +261,8 @@ def _vkey_problem(jwk: dict[str, Any], vkey: Any) -> tuple[str | None, str | Non
 
     if not isinstance(vkey, str) or vkey.count("+") < 2:
         return None, "a vkey is <origin>+<key id>+<base64 key>"
-    origin, key_id, encoded = vkey.rsplit("+", 2)
+    # C2SP signed-note: a key name holds no "+"; the base64 key may.
+    origin, key_id, encoded = vkey.split("+", 2)
     try:
         raw = base64.b64decode(encoded, validate=True)
         public = raw_public(public_key_from_jwk({k: jwk[k] for k in ("kty", "crv", "x", "kid")}))
