@@ -82,8 +82,28 @@ class ReplicaStore:
             hash=str(record.hash),
             log_size=int(record.log_size or 0),
             frontier=tuple(bytes.fromhex(x) for x in record.frontier or []),
-            stamp_node=record.owner,
+            stamp_node=record.owner if record.owner is not None else self._genesis_owner(),
         )
+
+    # Tables written before owners were kept (no ``owner`` attribute) are read
+    # from the entries this replica stored: the registering entry names the owner.
+
+    def _registrant(self, index: int) -> str:
+        found = self.entries(index, index)
+        entry = found[0] if found else None
+        data = entry.get("data") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(data, dict):
+            return ""
+        owner = data["node"] if "node" in data else entry.get("actor")
+        return owner if isinstance(owner, str) else ""
+
+    def _genesis_owner(self) -> str | None:
+        """The stamp node: the owner of the key that sealed block 0."""
+        genesis = self._get(f"b#{0:012d}")
+        if genesis is None or not genesis.header:
+            return None
+        record = self.get(str(json.loads(genesis.header).get("sealer")))
+        return record.owner if record is not None and record.owner else None
 
     def block_hash(self, height: int) -> str | None:
         record = self._get(f"b#{height:012d}")
@@ -100,7 +120,8 @@ class ReplicaStore:
                 added=int(record.added or 0),
                 revoked=None if record.revoked is None else int(record.revoked),
                 sealer=bool(record.sealer),
-                owner=record.owner or "",
+                owner=record.owner if record.owner is not None else (
+                    self._registrant(int(record.added or 0)) if record.jwk and record.jwk != "{}" else ""),
             )
         return self._keys[kid]
 

@@ -172,3 +172,17 @@ def test_a_rotated_sealer_key_of_the_stamp_node_seals_at_the_replica(aws):
     state = ReplicaStore(0).state()
     assert state.height == 5 and state.stamp_node == "stamp"
     assert "no sealer key" in ReplicaStore(0).state_record().reason
+
+
+def test_a_replica_table_written_before_owners_were_kept_still_verifies(aws):
+    maker = ChainMaker().with_signed_entries(blocks=1, per_block=2)
+    assert _deliver_all(maker.blocks) == ["applied"] * 3
+    model = replica_model(0)
+    for item in model.scan(model.pk.startswith("k#") | (model.pk == "state")):
+        item.update(actions=[model.owner.remove()])
+    assert ReplicaStore(0).state().stamp_node == "stamp"
+    maker.signed_block(4)
+    data = {"n": 1}
+    maker.seal([maker.entry(data, signed_auth(maker.consumer, data), actor="c2")])
+    assert _deliver_all(maker.blocks[3:]) == ["applied", "quarantined"]
+    assert "key of node c1, not of the entry's actor c2" in ReplicaStore(0).state_record().reason
