@@ -403,10 +403,10 @@ class Run:
                 checked += 1
                 entries += len(outcome.leaves)
                 progress.update(checked, entries)
+            progress.update(checked, entries, force=True)
         finally:
             stream.close()
-        progress.update(checked, entries, force=True)
-        progress.close()
+            progress.close()
         return checked, entries
 
     def _announce_pin(self, genesis: str) -> None:
