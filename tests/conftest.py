@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 for _name in list(os.environ):
     # mock_aws ignores clients with a custom endpoint (LOCAL-AWS.md trap 2).
@@ -19,7 +22,10 @@ os.environ.update({
     "COVENANT_REPLICAS": "3",
     "POWERTOOLS_METRICS_NAMESPACE": "Covenant",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # covenant-verify keeps pinned genesis hashes per URL in the XDG state dir: never the developer's own
+    "XDG_STATE_HOME": tempfile.mkdtemp(prefix="covenant-test-state-"),
 })
+atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
 
 import json  # noqa: E402
 from collections.abc import Iterator  # noqa: E402

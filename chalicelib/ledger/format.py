@@ -14,7 +14,8 @@ ZERO_HASH = "0" * 64
 ENTRY_MEMBERS = frozenset({"v", "id", "type", "ts", "actor", "data", "auth"})
 HEADER_MEMBERS = frozenset({"v", "height", "prev", "log_size", "log_root", "count", "ts", "sealer"})
 MAX_ID_LENGTH = 128
-# LEDGER.md: an entry's JCS is at most 65,535 bytes, so it fits a tlog-tiles entry bundle.
+# LEDGER.md: an entry's JCS is at most 65,535 bytes (it must fit a tlog-tiles
+# entry bundle, whose length prefix is a big-endian uint16).
 MAX_ENTRY_BYTES = 65_535
 
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -27,10 +28,31 @@ def make_entry(
     entry_id: str, entry_type: str, ts: int, actor: str, data: dict[str, Any], auth: dict[str, str] | None = None
 ) -> dict[str, Any]:
     entry = {"v": VERSION, "id": entry_id, "type": entry_type, "ts": ts, "actor": actor, "data": data, "auth": auth}
-    problem = entry_problem(entry)
+    problem = entry_problem(entry) or entry_size_problem(canonical(entry))
     if problem:
         raise ValueError(problem)
     return entry
+
+
+def entry_size_problem(jcs: bytes) -> str | None:
+    """Why an entry of these canonical bytes is too large for the ledger, or None."""
+    if len(jcs) > MAX_ENTRY_BYTES:
+        return f"an entry's JCS is at most {MAX_ENTRY_BYTES:,} bytes; this one is {len(jcs):,}"
+    return None
+
+
+def is_key_id(value: Any) -> bool:
+    """32 lower-case hex characters (LEDGER.md: the first 32 hex of SHA-256 of the raw key)."""
+    return isinstance(value, str) and _KID.fullmatch(value) is not None
+
+
+def is_hash(value: Any) -> bool:
+    """64 lower-case hex characters."""
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def is_entry_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH and _ID.fullmatch(value) is not None
 
 
 def entry_leaf(entry: dict[str, Any]) -> bytes:
@@ -48,9 +70,9 @@ def entry_problem(entry: Any) -> str | None:
         return "an entry has exactly the members " + ", ".join(sorted(ENTRY_MEMBERS))
     if entry["v"] != VERSION or type(entry["v"]) is not int:
         return "entry v must be 1"
-    if not isinstance(entry["id"], str) or not _ID.match(entry["id"]) or len(entry["id"]) > MAX_ID_LENGTH:
+    if not is_entry_id(entry["id"]):
         return "entry id must be 1-128 characters of A-Z a-z 0-9 . _ : -"
-    if not isinstance(entry["type"], str) or not _TYPE.match(entry["type"]):
+    if not isinstance(entry["type"], str) or not _TYPE.fullmatch(entry["type"]):
         return "entry type must be a dotted lower-case name"
     if not _is_int(entry["ts"]):
         return "entry ts must be a non-negative integer of milliseconds"
@@ -99,8 +121,8 @@ def header_problem(header: Any) -> str | None:
     if not _is_int(header["count"], low=1):
         return "header count must be at least 1 (no empty blocks)"
     for name in ("prev", "log_root"):
-        if not isinstance(header[name], str) or not _HEX64.match(header[name]):
+        if not is_hash(header[name]):
             return f"header {name} must be 64 lower-case hex characters"
-    if not isinstance(header["sealer"], str) or not _KID.match(header["sealer"]):
+    if not is_key_id(header["sealer"]):
         return "header sealer must be a key id of 32 hex characters"
     return None

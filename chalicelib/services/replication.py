@@ -4,7 +4,9 @@ Deliveries may repeat, arrive out of order or be lost: a block at or below
 the replica's head is a duplicate (or, with another hash, a conflict to
 quarantine); a block beyond the next height makes the replica fetch the
 missing blocks from the ledger's read side first. A block that fails
-verification is quarantined with its reason and never applied.
+verification is quarantined with its reason and never applied, whatever its
+fields hold: a message that says it is a block is never dead-lettered for
+its content (only a message that is not JSON, or not a block, is).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import BlockUnavailable, MalformedMessage
+from ..errors import BlockUnavailable, MalformedMessage, StorageError
 from ..ledger.verify import VerificationError, verify_block
 from ..observability import count, logger
-from ..store.replica_store import ReplicaStore
+from ..store.replica_store import ReplicaStore, is_height
 from .ledger import Clock, now_ms
 
 BlockSource = Callable[[int], "dict[str, Any] | None"]
@@ -33,32 +35,46 @@ def replica_of_queue(queue_arn: str) -> int:
 
 
 def parse_block_message(body: str) -> dict[str, Any]:
-    """The block in an SQS body, raw or wrapped in an SNS envelope."""
+    """The block in an SQS body, raw or wrapped in an SNS envelope.
+
+    Only a body that is not JSON, or not an object of kind ``block``, is
+    malformed; a block with odd fields is the verifier's to refuse (and the
+    replica's to quarantine).
+    """
     try:
         message = json.loads(body)
         if isinstance(message, dict) and message.get("Type") == "Notification":
             message = json.loads(message["Message"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise MalformedMessage("the message is not JSON") from exc
-    if not isinstance(message, dict) or message.get("kind") != "block" or not isinstance(message.get("header"), dict):
+    if not isinstance(message, dict) or message.get("kind") != "block":
         raise MalformedMessage("the message is not a block")
-    height = message["header"].get("height")
-    if type(height) is not int or height < 0:
-        raise MalformedMessage("the block has no valid height")
     return message
 
 
-def _verify_and_apply(replica: ReplicaStore, block: dict[str, Any], now: int) -> bool:
+def _quarantine(replica: ReplicaStore, height: Any, block: Any, reason: str, now: int) -> None:
+    claimed = block.get("hash") if isinstance(block, dict) else None
+    if replica.quarantine(height, claimed, reason, block, now):
+        count("QuarantinedBlocks")
+    logger.warning("block quarantined", extra={"replica": replica.replica,
+                                               "height": height if is_height(height) else None,
+                                               "reason": reason[:1000]})
+
+
+def _verify_and_apply(replica: ReplicaStore, block: Any, now: int) -> bool:
     """True when the block is now in the replica's chain; False when it was quarantined."""
     previous = replica.state()
     try:
-        outcome = verify_block(previous, block, replica)
+        outcome = verify_block(previous, block, replica, replica)
     except VerificationError as exc:
-        first = replica.quarantine(exc.height, str(block.get("hash")), str(exc), block, now)
-        if first:
-            count("QuarantinedBlocks")
-        logger.warning("block quarantined", extra={"replica": replica.replica, "height": exc.height,
-                                                   "reason": str(exc)})
+        _quarantine(replica, exc.height, block, str(exc), now)
+        return False
+    except StorageError:
+        raise  # the replica's own table failed: retry the message, do not blame the block
+    except Exception as exc:  # a block no check foresaw: keep it and why, never lose it to the DLQ
+        logger.exception("block could not be checked", extra={"replica": replica.replica})
+        _quarantine(replica, previous.height + 1, block, f"the block could not be checked: "
+                    f"{type(exc).__name__}: {str(exc)[:300]}", now)
         return False
     if replica.apply(previous, outcome, block, now):
         replica.endorse(outcome.state.height, outcome.state.hash, now)
@@ -70,16 +86,21 @@ def _verify_and_apply(replica: ReplicaStore, block: dict[str, Any], now: int) ->
 def receive_block(replica_id: int, message: dict[str, Any], source: BlockSource, clock: Clock = now_ms) -> str:
     """Handle one delivery; returns what happened: applied, duplicate or quarantined."""
     replica = ReplicaStore(replica_id)
-    height = message["header"]["height"]
+    header = message.get("header")
+    height = header.get("height") if isinstance(header, dict) else None
     now = clock()
     state = replica.state()
+    if not is_height(height):
+        _quarantine(replica, height, message, "the block has no valid header height (a non-negative integer "
+                    "within 2^53 - 1)", now)
+        return "quarantined"
+    assert isinstance(height, int)
     if height <= state.height:
         if replica.block_hash(height) == message.get("hash"):
             outcome = "duplicate"
         else:
-            reason = "conflicts with the block this replica verified at that height"
-            if replica.quarantine(height, str(message.get("hash")), reason, message, now):
-                count("QuarantinedBlocks")
+            _quarantine(replica, height, message, "conflicts with the block this replica verified at that height",
+                        now)
             outcome = "quarantined"
     else:
         outcome = "applied"

@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import Conflict, StorageError
 from ..ledger import merkle
 from ..ledger.format import ZERO_HASH, header_bytes, make_entry, make_header
-from ..ledger.verify import SYSTEM_ACTOR, registers_sealer_key
+from ..ledger.verify import GENESIS_STAMP_NODE, SYSTEM_ACTOR, registers_sealer_key
 from ..observability import count, logger
 from ..settings import get_settings
 from ..store import backend, broadcast
@@ -96,7 +96,8 @@ def _sealer_key_changes(entries: list[dict[str, Any]], first_index: int) -> list
     changes = []
     for offset, entry in enumerate(entries):
         index = first_index + offset
-        if registers_sealer_key(entry) and entry["data"]["jwk"]["kid"] not in known:
+        # this program's genesis names the stamp node GENESIS_STAMP_NODE (create_genesis)
+        if registers_sealer_key(entry, GENESIS_STAMP_NODE) and entry["data"]["jwk"]["kid"] not in known:
             record = {"jwk": entry["data"]["jwk"], "added": index, "revoked": None}
             known[record["jwk"]["kid"]] = record
             changes.append(record)
@@ -204,7 +205,7 @@ def create_genesis(signer: Signer, clock: Clock = now_ms, changes: Sequence[Chan
     existing = store.get_block(0)
     if existing is None:
         entry = make_entry(GENESIS_ENTRY_ID, "node.registered", clock(), SYSTEM_ACTOR,
-                           {"node": "stamp", "role": "stamp", "jwk": signer.jwk, "wallet": STAMP_WALLET})
+                           {"node": GENESIS_STAMP_NODE, "role": "stamp", "jwk": signer.jwk, "wallet": STAMP_WALLET})
         stored = store.get_entry(GENESIS_ENTRY_ID, consistent=True)
         if stored is None:
             backend.state().commit([store.prepare(entry)], changes)

@@ -162,8 +162,10 @@ class EndorsementRecord(SharedClientModel):
 class ReplicaRecord(SharedClientModel):
     """One item of a replica's own table; ``pk`` says which kind.
 
-    ``state``: the verified head; ``b#<height>``: a block header; ``e#<index>``: an
-    entry; ``k#<kid>``: a key record; ``q#<height>#<hash>``: a quarantined block.
+    ``state``: the verified head (``owner``: the stamp node); ``b#<height>``: a
+    block header; ``e#<index>``: an entry; ``k#<kid>``: a key record (``owner``:
+    the node the key belongs to); ``n#<sha256>``: a signed request (kid, nonce)
+    an entry carried; ``q#<height>#<hash or sha256>``: a quarantined block.
     """
 
     Meta = _meta("replica-template")
@@ -181,6 +183,7 @@ class ReplicaRecord(SharedClientModel):
     added = NumberAttribute(null=True)
     revoked = NumberAttribute(null=True)
     sealer = BooleanAttribute(null=True)
+    owner = UnicodeAttribute(null=True)
     ts = NumberAttribute(null=True)
 
 

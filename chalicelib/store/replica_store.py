@@ -1,17 +1,53 @@
-"""A replica's own table: its verified copy of the chain, its keys and its quarantine."""
+"""A replica's own table: its verified copy of the chain, its keys, the signed requests seen, its quarantine."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from ..errors import StorageError
-from ..ledger.verify import BlockOutcome, ChainState, KeyRecord
+from ..ledger.canonical import MAX_SAFE_INTEGER
+from ..ledger.format import is_hash, is_key_id
+from ..ledger.verify import BlockOutcome, ChainState, KeyRecord, SignedRequest, nonce_digest
 from .models import EndorsementRecord, ReplicaRecord, replica_model
 
 STATE_KEY = "state"
+# A quarantined block may be anything a hostile sender made: everything kept of
+# it is cut to fit DynamoDB's limits (2 KB partition key, 400 KB item).
+MAX_REASON_CHARS = 1_000
+MAX_HEADER_CHARS = 100_000
+MAX_SHOWN_HASH_CHARS = 200
+
+
+def is_height(value: Any) -> bool:
+    """A height LEDGER.md allows: a non-negative integer within the safe range."""
+    return type(value) is int and 0 <= value <= MAX_SAFE_INTEGER
+
+
+def bounded_json(value: Any, limit: int) -> str:
+    """ASCII JSON of ``value``, at most ``limit`` characters, whatever ``value`` is."""
+    try:
+        text = json.dumps(value, separators=(",", ":"))
+    except (RecursionError, ValueError, TypeError):
+        text = '"(not serialisable)"'
+    return text if len(text) <= limit else text[:limit]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def quarantine_key(height: Any, claimed_hash: Any) -> str:
+    """``q#<height>#<hash>``, with a SHA-256 standing for a claimed hash that is not one."""
+    where = f"{height:012d}" if is_height(height) else "unknown"
+    name = claimed_hash if is_hash(claimed_hash) else (
+        "sha256-" + hashlib.sha256(bounded_json(claimed_hash, 1_000_000).encode("ascii")).hexdigest())
+    return f"q#{where}#{name}"
 
 
 def _condition_failed(exc: PynamoDBException) -> bool:
@@ -46,7 +82,28 @@ class ReplicaStore:
             hash=str(record.hash),
             log_size=int(record.log_size or 0),
             frontier=tuple(bytes.fromhex(x) for x in record.frontier or []),
+            stamp_node=record.owner if record.owner is not None else self._genesis_owner(),
         )
+
+    # Tables written before owners were kept (no ``owner`` attribute) are read
+    # from the entries this replica stored: the registering entry names the owner.
+
+    def _registrant(self, index: int) -> str:
+        found = self.entries(index, index)
+        entry = found[0] if found else None
+        data = entry.get("data") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(data, dict):
+            return ""
+        owner = data["node"] if "node" in data else entry.get("actor")
+        return owner if isinstance(owner, str) else ""
+
+    def _genesis_owner(self) -> str | None:
+        """The stamp node: the owner of the key that sealed block 0."""
+        genesis = self._get(f"b#{0:012d}")
+        if genesis is None or not genesis.header:
+            return None
+        record = self.get(str(json.loads(genesis.header).get("sealer")))
+        return record.owner if record is not None and record.owner else None
 
     def block_hash(self, height: int) -> str | None:
         record = self._get(f"b#{height:012d}")
@@ -54,6 +111,8 @@ class ReplicaStore:
 
     # KeyBook
     def get(self, kid: str) -> KeyRecord | None:
+        if not is_key_id(kid):
+            return None
         if kid not in self._keys:
             record = self._get(f"k#{kid}")
             self._keys[kid] = None if record is None else KeyRecord(
@@ -61,8 +120,19 @@ class ReplicaStore:
                 added=int(record.added or 0),
                 revoked=None if record.revoked is None else int(record.revoked),
                 sealer=bool(record.sealer),
+                owner=record.owner if record.owner is not None else (
+                    self._registrant(int(record.added or 0)) if record.jwk and record.jwk != "{}" else ""),
             )
         return self._keys[kid]
+
+    # NonceBook
+    def used(self, pairs: Collection[SignedRequest]) -> AbstractSet[SignedRequest]:
+        by_key = {f"n#{nonce_digest(pair)}": pair for pair in pairs}
+        try:
+            found = {record.pk for record in self.model.batch_get(list(by_key), consistent_read=True)}
+        except PynamoDBException as exc:
+            raise StorageError(f"replica {self.replica} could not read the signed requests it has seen") from exc
+        return {by_key[key] for key in found if key in by_key}
 
     def apply(self, previous: ChainState, outcome: BlockOutcome, block: dict[str, Any], now: int) -> bool:
         """Store a verified block; False when another delivery of it got there first."""
@@ -75,13 +145,16 @@ class ReplicaStore:
                                           body=json.dumps(entry, separators=(",", ":"), ensure_ascii=False)))
                 for kid, key in outcome.keys.items():
                     batch.save(self.model(pk=f"k#{kid}", jwk=json.dumps(key.jwk), added=key.added,
-                                          revoked=key.revoked, sealer=key.sealer))
+                                          revoked=key.revoked, sealer=key.sealer, owner=key.owner or None))
+                for pair in outcome.nonces:
+                    batch.save(self.model(pk=f"n#{nonce_digest(pair)}", height=state.height, ts=now))
                 batch.save(self.model(pk=f"b#{state.height:012d}", height=state.height, hash=state.hash,
                                       header=json.dumps(block["header"], separators=(",", ":")), sig=block["sig"]))
         except PynamoDBException as exc:
             raise StorageError(f"replica {self.replica} could not store block {state.height}") from exc
         head = self.model(pk=STATE_KEY, height=state.height, hash=state.hash, log_size=state.log_size,
-                          frontier=[node.hex() for node in state.frontier], status="in_sync", ts=now)
+                          frontier=[node.hex() for node in state.frontier], status="in_sync", ts=now,
+                          owner=state.stamp_node)
         condition = ((self.model.pk.does_not_exist() | self.model.height.does_not_exist()) if previous.height < 0
                      else self.model.height == previous.height)
         try:
@@ -93,20 +166,31 @@ class ReplicaStore:
         self._keys.update(outcome.keys)
         return True
 
-    def quarantine(self, height: int, block_hash: str, reason: str, block: dict[str, Any], now: int) -> bool:
-        """Keep a refused block with its reason; True only the first time it is refused."""
-        item = self.model(pk=f"q#{height:012d}#{block_hash}", height=height, hash=block_hash, reason=reason,
-                          header=json.dumps(block.get("header"), separators=(",", ":"))[:100_000], ts=now)
+    def quarantine(self, height: Any, claimed_hash: Any, reason: str, block: Any, now: int) -> bool:
+        """Keep a refused block with its reason; True only the first time it is refused.
+
+        Whatever the block holds (a hash of 3,000 characters, a huge or odd
+        header, no height at all), what is stored is cut to fit, so that
+        quarantining itself never fails on the block's sizes.
+        """
+        reason = _cut(str(reason), MAX_REASON_CHARS)
+        header = block.get("header") if isinstance(block, dict) else block
+        item = self.model(pk=quarantine_key(height, claimed_hash), height=height if is_height(height) else None,
+                          hash=_cut(claimed_hash if isinstance(claimed_hash, str) else bounded_json(claimed_hash, 1000),
+                                    MAX_SHOWN_HASH_CHARS),
+                          reason=reason, header=bounded_json(header, MAX_HEADER_CHARS), ts=now)
+        where = f"height {height}" if is_height(height) else "a block without a valid height"
         try:
             item.save(condition=self.model.pk.does_not_exist())
             first = True
         except PutError as exc:
             if not _condition_failed(exc):
-                raise StorageError(f"replica {self.replica} could not quarantine block {height}") from exc
+                raise StorageError(f"replica {self.replica} could not quarantine {where}") from exc
             first = False
         try:
             self.model(pk=STATE_KEY).update(
-                actions=[self.model.status.set("quarantined"), self.model.reason.set(f"height {height}: {reason}"),
+                actions=[self.model.status.set("quarantined"),
+                         self.model.reason.set(_cut(f"{where}: {reason}", MAX_REASON_CHARS + 100)),
                          self.model.ts.set(now)])
         except UpdateError as exc:
             raise StorageError(f"replica {self.replica} could not record its status") from exc

@@ -1,79 +1,341 @@
-"""A small HTTP client for the public read API (standard library only)."""
+"""A small, bounded HTTP client for the public read API (standard library only).
+
+The server is not trusted to behave, so every read is bounded:
+
+- a total deadline per response (``timeout``): a watchdog shuts the socket
+  when it passes, so a server that drips one byte every few seconds, in its
+  headers or its body, is cut off;
+- a size cap per response (``max_bytes``), checked while reading;
+- JSON that is not UTF-8, uses ``NaN``/``Infinity`` or nests deeper than
+  ``MAX_JSON_DEPTH`` levels is refused (never a ``RecursionError``);
+- a block's pages must advance: a cursor may not repeat, a page after the
+  first must add entries, every page carries the first page's header, and no
+  page is fetched once the entries exceed the header's ``count`` (a block
+  whose pages do not add up to ``count`` then fails verification);
+- prefetching threads are daemons, and ``BlockStream.close`` stops them and
+  shuts their sockets, so nothing keeps the process alive after a failure.
+
+Everything the server could get wrong here raises ``ApiError``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
+import ssl
+import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
 
 PAGE = 1000
+MAX_JSON_DEPTH = 128
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+_MAX_CURSOR = 1024
 
 
 class ApiError(Exception):
-    """The API could not be read, or answered with an error."""
+    """The API could not be read, or answered something that is not an answer."""
+
+
+class _Transient(Exception):
+    """A failure worth one more attempt (connection refused or reset, a 5xx)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = DEFAULT_TIMEOUT  # seconds for one whole response
+    max_bytes: int = DEFAULT_MAX_BYTES  # bytes of one response body
+    attempts: int = 3  # tries on connection failures and 5xx answers
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def parse_json(data: bytes | str, what: str) -> Any:
+    """Strict, bounded JSON: UTF-8, no NaN or Infinity, at most MAX_JSON_DEPTH levels; else ApiError."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        raise ApiError(f"{what} is not UTF-8") from exc
+    except RecursionError as exc:
+        raise ApiError(f"{what} is JSON nested too deeply to read") from exc
+    except ValueError as exc:
+        raise ApiError(f"{what} is not JSON ({str(exc)[:200]})") from exc
+    if _too_deep(value, MAX_JSON_DEPTH):
+        raise ApiError(f"{what} is JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
 
 
 class LedgerApi:
-    def __init__(self, base_url: str, timeout: float = 30.0, attempts: int = 4):
+    def __init__(self, base_url: str, limits: Limits | None = None, page: int = PAGE):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--api must be an http:// or https:// URL, not {base_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("--api must not carry a query or a fragment")
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.attempts = attempts
+        self.limits = limits or Limits()
+        self.page = page
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._closed = False
+        self._live: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Lock()
+
+    def clone(self) -> LedgerApi:
+        """The same API with connections of its own (for prefetching threads)."""
+        return LedgerApi(self.base_url, self.limits, self.page)
+
+    def close(self) -> None:
+        """Refuse further requests and shut every connection still open."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for connection in live:
+            _shut(connection)
+
+    # --- one request
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
-        url = self.base_url + path
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
+        """GET ``path`` and return its JSON object; ApiError on anything else."""
+        target = self._prefix + path + ("?" + urlencode(params) if params else "")
         delay = 0.2
-        for attempt in range(self.attempts):
+        last: Exception | None = None
+        for attempt in range(max(1, self.limits.attempts)):
+            if attempt:
+                time.sleep(delay)
+                delay *= 2
             try:
-                with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                    return dict(json.loads(response.read()))
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 or attempt == self.attempts - 1:
-                    raise ApiError(f"GET {path} answered {exc.code}: {_error_text(exc)}") from exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                if attempt == self.attempts - 1:
-                    raise ApiError(f"GET {path} failed: {exc}") from exc
-            except ValueError as exc:
-                raise ApiError(f"GET {path} did not answer JSON") from exc
-            time.sleep(delay)
-            delay *= 2
-        raise ApiError(f"GET {path} failed")  # pragma: no cover - the loop always returns or raises
+                status, body = self._once(path, target)
+            except _Transient as exc:
+                last = exc
+                continue
+            if status == 200:
+                value = parse_json(body, f"GET {path}")
+                if not isinstance(value, dict):
+                    raise ApiError(f"GET {path} did not answer a JSON object")
+                return value
+            if status >= 500:
+                last = ApiError(f"GET {path} answered {status}: {_error_text(body)}")
+                continue
+            if 300 <= status < 400:
+                raise ApiError(f"GET {path} answered {status}: redirects are not followed")
+            raise ApiError(f"GET {path} answered {status}: {_error_text(body)}")
+        raise ApiError(f"GET {path} failed after {max(1, self.limits.attempts)} attempts: {last}")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        timeout = self.limits.timeout
+        if self._scheme == "https":
+            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
+                                               context=ssl.create_default_context())
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+
+    def _once(self, path: str, target: str) -> tuple[int, bytes]:
+        timeout, cap = self.limits.timeout, self.limits.max_bytes
+        connection = self._connection()
+        with self._lock:
+            if self._closed:
+                raise ApiError("the reader was stopped")
+            self._live.add(connection)
+        expired = threading.Event()
+
+        def watchdog() -> None:
+            expired.set()
+            _shut(connection)
+
+        timer = threading.Timer(timeout, watchdog)
+        timer.daemon = True
+        deadline = time.monotonic() + timeout
+        timer.start()
+        try:
+            connection.request("GET", target, headers={"Accept": "application/json",
+                                                       "User-Agent": "covenant-verify"})
+            response = connection.getresponse()
+            length = response.getheader("Content-Length")
+            if length is not None and length.strip().isdigit() and int(length) > cap:
+                raise ApiError(f"GET {path}: the answer is {int(length):,} bytes, more than the cap of {cap:,}")
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                if time.monotonic() >= deadline:
+                    expired.set()
+                    raise ApiError(f"GET {path}: no complete answer within {timeout:g} s")
+                chunk = response.read1(_CHUNK)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > cap:
+                    raise ApiError(f"GET {path}: the answer exceeds the cap of {cap:,} bytes")
+                chunks.append(chunk)
+            if expired.is_set():
+                raise ApiError(f"GET {path}: no complete answer within {timeout:g} s")
+            return response.status, b"".join(chunks)
+        except ApiError:
+            raise
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if expired.is_set() or time.monotonic() >= deadline:
+                raise ApiError(f"GET {path}: no complete answer within {timeout:g} s") from exc
+            if self._closed:
+                raise ApiError("the reader was stopped") from exc
+            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            timer.cancel()
+            connection.close()
+            with self._lock:
+                self._live.discard(connection)
+
+    # --- the calls of LEDGER.md
 
     def head(self) -> dict[str, Any]:
         return self.get("/chain/head")
 
+    def entry(self, entry_id: str) -> dict[str, Any]:
+        return self.get(f"/entries/{quote(entry_id, safe='')}")
+
     def block(self, height: int) -> dict[str, Any]:
-        """Block ``height`` with every entry, following the pages."""
-        first = self.get(f"/blocks/{height}", limit=PAGE)
-        entries = list(first["entries"])
+        """Block ``height`` with every entry, following its pages under the bounds above."""
+        where = f"block {height}"
+        first = self.get(f"/blocks/{height}", limit=self.page)
+        header = first.get("header")
+        entries = first.get("entries")
+        if not isinstance(entries, list):
+            raise ApiError(f"{where}: entries is not a list")
+        entries = list(entries)
+        count = header.get("count") if isinstance(header, dict) else None
         cursor = first.get("next")
-        while cursor:
-            page = self.get(f"/blocks/{height}", limit=PAGE, cursor=cursor)
-            entries.extend(page["entries"])
+        seen: set[str] = set()
+        # A header without a usable count cannot be paged; verification refuses it.
+        while cursor is not None and type(count) is int and len(entries) <= count:
+            if not isinstance(cursor, str) or not cursor or len(cursor) > _MAX_CURSOR:
+                raise ApiError(f"{where}: next is not a cursor")
+            if cursor in seen:
+                raise ApiError(f"{where}: the paging cursor {cursor[:40]!r} repeats (the pages loop)")
+            seen.add(cursor)
+            page = self.get(f"/blocks/{height}", limit=self.page, cursor=cursor)
+            if (page.get("header"), page.get("hash"), page.get("sig")) != (header, first.get("hash"),
+                                                                           first.get("sig")):
+                raise ApiError(f"{where}: its pages disagree on the block's header, hash or signature")
+            more = page.get("entries")
+            if not isinstance(more, list):
+                raise ApiError(f"{where}: entries is not a list")
+            if not more:
+                raise ApiError(f"{where}: the page at cursor {cursor[:40]!r} adds no entries (the cursor does "
+                               "not advance)")
+            entries.extend(more)
             cursor = page.get("next")
-        return {"header": first["header"], "hash": first["hash"], "sig": first["sig"], "entries": entries}
+        return {"header": header, "hash": first.get("hash"), "sig": first.get("sig"), "entries": entries}
 
-    def blocks(self, start: int, stop: int, ahead: int = 4) -> Iterator[dict[str, Any]]:
-        """Blocks ``start`` to ``stop - 1`` in order, fetched ``ahead`` at a time in parallel."""
-        with ThreadPoolExecutor(max_workers=ahead) as pool:
-            queue: list[Future[dict[str, Any]]] = []
-            following = start
-            while following < stop or queue:
-                while following < stop and len(queue) < ahead * 2:
-                    queue.append(pool.submit(self.block, following))
-                    following += 1
-                yield queue.pop(0).result()
+    def blocks(self, start: int, stop: int, ahead: int = 4) -> BlockStream:
+        return BlockStream(self, start, stop, ahead)
 
 
-def _error_text(exc: urllib.error.HTTPError) -> str:
+def _shut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _error_text(body: bytes) -> str:
     try:
-        body = json.loads(exc.read())
-        return f"{body['error']['code']}: {body['error']['message']}"
-    except (ValueError, KeyError, TypeError):
-        return exc.reason if isinstance(exc.reason, str) else "error"
+        value = json.loads(body[:65536].decode("utf-8"))
+        return f"{value['error']['code']}: {value['error']['message']}"[:300]
+    except (ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError):
+        return "error"
+
+
+class BlockStream:
+    """Blocks ``start`` to ``stop - 1`` in order, fetched ``ahead`` at a time by daemon threads.
+
+    ``close()`` (or leaving a ``with`` block) stops the threads and shuts their
+    sockets at once: a failure never waits for blocks being prefetched.
+    """
+
+    def __init__(self, api: LedgerApi, start: int, stop: int, ahead: int = 4):
+        self._api = api.clone()
+        self._condition = threading.Condition()
+        self._results: dict[int, tuple[dict[str, Any] | None, BaseException | None]] = {}
+        self._following = start  # the next height a thread takes
+        self._wanted = start  # the next height the reader takes
+        self._stop = stop
+        self._window = max(1, ahead) * 2
+        self._closed = False
+        for number in range(min(max(1, ahead), max(0, stop - start))):
+            threading.Thread(target=self._work, name=f"covenant-verify-fetch-{number}", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                while (not self._closed and self._following < self._stop
+                       and self._following >= self._wanted + self._window):
+                    self._condition.wait()
+                if self._closed or self._following >= self._stop:
+                    return
+                height = self._following
+                self._following += 1
+            try:
+                result: tuple[dict[str, Any] | None, BaseException | None] = (self._api.block(height), None)
+            except BaseException as exc:  # handed to the reader, raised there
+                result = (None, exc)
+            with self._condition:
+                self._results[height] = result
+                self._condition.notify_all()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        with self._condition:
+            if self._closed or self._wanted >= self._stop:
+                raise StopIteration
+            while self._wanted not in self._results:
+                self._condition.wait()
+            block, error = self._results.pop(self._wanted)
+            self._wanted += 1
+            self._condition.notify_all()
+        if error is not None:
+            raise error
+        assert block is not None
+        return block
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._results.clear()
+            self._condition.notify_all()
+        self._api.close()
+
+    def __enter__(self) -> BlockStream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()

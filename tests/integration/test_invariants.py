@@ -168,17 +168,21 @@ def test_the_log_lists_changes_to_a_wallet_in_the_order_they_applied(running, ch
     from chalicelib.domain import postings
     from chalicelib.services.ledger import Draft, commit, now_ms
     from chalicelib.services.money import value_changes
+    from tests.chainmaker import signed_auth
     from tests.integration.chain_checks import verified_chain
 
     wallet = running.consumers[0].wallet  # holds 500,000
     stale = now_ms() - 5_000  # a withdrawal that took its time, then stalled
     deposit, withdrawal = postings.deposit(wallet, 200_000), postings.withdrawal(wallet, 600_000)
-    commit([Draft(deposit.type, "stamp", deposit.data, id="deposit-1")], value_changes([("deposit-1", deposit)], 1))
+    # signed by the stamp node, as the routes would
+    commit([Draft(deposit.type, "stamp", deposit.data, signed_auth(chain.key, deposit.data, "/deposits"),
+                  id="deposit-1")], value_changes([("deposit-1", deposit)], 1))
     times = iter([stale])
-    commit([Draft(withdrawal.type, "stamp", withdrawal.data, id="withdrawal-1")],
+    commit([Draft(withdrawal.type, "stamp", withdrawal.data, signed_auth(chain.key, withdrawal.data, "/withdrawals"),
+                  id="withdrawal-1")],
            value_changes([("withdrawal-1", withdrawal)], 2), clock=lambda: next(times, None) or now_ms())
     seal_pending_entries(chain)
-    entries = [e for block in verified_chain(documented=False) for e in block["entries"]]  # unsigned, made here
+    entries = [e for block in verified_chain() for e in block["entries"]]
     kinds = [e["type"] for e in entries if e["data"].get("wallet") == wallet and e["type"].startswith("fiat.")]
     assert kinds[-2:] == ["fiat.deposited", "fiat.withdrawn"]
     assert replay(entries).negative == []

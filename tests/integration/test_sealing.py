@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.errors import ChainNotStarted, DuplicateEntry
 from chalicelib.ledger import merkle
-from chalicelib.ledger.verify import ChainState, MemoryKeyBook, verify_block
+from chalicelib.ledger.verify import ChainState, MemoryKeyBook, MemoryNonceBook, verify_block
 from chalicelib.services import reading
 from chalicelib.services.ledger import Draft, commit
 from chalicelib.services.sealing import seal_pending_entries
@@ -35,9 +35,9 @@ def test_sealing_assigns_contiguous_indices_and_verifies(chain):
     entries = [commit([Draft("test.note", "system", {"n": i})])[0] for i in range(25)]
     report = seal_pending_entries(chain)
     assert report.blocks == [1] and report.entries == 25
-    state, keys = ChainState.empty(), MemoryKeyBook()
+    state, keys, nonces = ChainState.empty(), MemoryKeyBook(), MemoryNonceBook()
     for height in (0, 1):
-        outcome = verify_block(state, reading.full_block(height), keys)
+        outcome = verify_block(state, reading.full_block(height), keys, nonces)
         keys.update(outcome.keys)
         state = outcome.state
     indices = sorted(reading.entry(e["id"])["index"] for e in entries)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chalicelib.domain.entry_types import BY_NAME, TYPES, entry_problem, markdown, signed_route
+from chalicelib.ledger.entry_types import BY_NAME, TYPES, entry_problem, markdown, signed_route
 from tests.chainmaker import signed_auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +18,7 @@ KEY = Ed25519PrivateKey.generate()
 
 def test_the_docs_are_the_table():
     assert (ROOT / "docs" / "ENTRIES.md").read_text() == markdown(), \
-        "regenerate: python -m chalicelib.domain.entry_types > docs/ENTRIES.md"
+        "regenerate: python -m chalicelib.ledger.entry_types > docs/ENTRIES.md"
 
 
 def _literal_types() -> set[str]:

@@ -59,10 +59,19 @@ def test_flipping_any_byte_of_any_entry_or_header_is_detected(target, data):
 
 def test_a_changed_entry_is_named_by_height_and_index():
     chain = copy.deepcopy(CHAIN)
-    chain[2]["entries"][1]["data"]["amount"] += 1
+    chain[2]["entries"][0]["data"]["amount"] += 1  # an unsigned note: only the log_root can tell
     with pytest.raises(VerificationError) as caught:
         verify_blocks(chain)
     assert caught.value.height == 2 and "log_root" in caught.value.reason
+
+
+def test_a_changed_signed_entry_is_named_by_what_its_request_says():
+    chain = copy.deepcopy(CHAIN)
+    chain[2]["entries"][1]["data"]["amount"] += 1
+    with pytest.raises(VerificationError) as caught:
+        verify_blocks(chain)
+    assert (caught.value.height, caught.value.index) == (2, 3)
+    assert caught.value.reason == "data.amount does not follow from the request body"
 
 
 def test_an_entry_with_a_forged_auth_is_named():
@@ -159,3 +168,24 @@ def test_revoking_an_unknown_key_makes_it_unusable_for_good():
 
     with pytest.raises(SpecViolation):
         verify_chain(maker.blocks)
+
+
+def test_the_state_directory_and_url_names(tmp_path, monkeypatch):
+    from chalicelib.verifier.state import default_state_dir, normalise_url, state_path
+
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_state_dir() == tmp_path / ".local" / "state" / "covenant-verify"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_state_dir() == tmp_path / "xdg" / "covenant-verify"
+    assert normalise_url("HTTPS://Ledger.Example:443/api/") == "https://ledger.example/api"
+    assert normalise_url("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
+    assert state_path(tmp_path, "http://a.example/") == state_path(tmp_path, "HTTP://A.EXAMPLE:80")
+    assert state_path(tmp_path, "http://a.example") != state_path(tmp_path, "https://a.example")
+
+
+def test_an_unreadable_export_line_is_unreadable_not_a_bad_ledger(tmp_path, capsys):
+    dump = tmp_path / "chain.jsonl"
+    dump.write_text(json.dumps(CHAIN[0]) + "\n{not json\n")
+    assert main(["chain", "--file", str(dump)]) == 2
+    assert "line 2" in capsys.readouterr().err

@@ -21,8 +21,11 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .verify import KeyBook
 
 Check = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, str], Mapping[str, Any]], str | None]
 """``(data, body, path parameters, entry) -> why the data does not follow, or None``."""
@@ -338,12 +341,24 @@ def entry_problem(entry: Mapping[str, Any]) -> str | None:
     return kind.follows(data, body, match.groupdict(), entry)
 
 
+class EntryTypeCheck(Protocol):
+    def __call__(self, entry: dict[str, Any], index: int, keys: KeyBook) -> str | None: ...
+
+
+def entry_type_problem(entry: dict[str, Any], index: int, keys: KeyBook) -> str | None:
+    """The check ``verify_block`` runs on every entry, after its shape, size, keys and ``auth``."""
+    if entry.get("type") == "node.registered" and entry.get("auth") is None and index != 0:
+        # the program registers a node itself only at genesis: any other key comes by its own signed request
+        return "only the genesis entry registers a node without its signed request"
+    return entry_problem(entry)
+
+
 def markdown() -> str:
     """docs/ENTRIES.md, generated from this table."""
     lines = [
         "# Entry types",
         "",
-        "<!-- Generated from chalicelib/domain/entry_types.py by `python -m chalicelib.domain.entry_types`;",
+        "<!-- Generated from chalicelib/ledger/entry_types.py by `python -m chalicelib.ledger.entry_types`;",
         "     a test fails when this file and the table disagree. -->",
         "",
         "LEDGER.md fixes the shape of every entry; this page documents each `type` and",

@@ -1,0 +1,185 @@
+"""A small HTTP server that answers LEDGER.md's public read API from a recorded chain, with attacks to switch on.
+
+The honest answers come from the blocks alone (proofs from the leaves, the
+sealer keys from verifying the chain), so the server is independent of the
+program's storage. An attack is a function ``(path, params, answer) ->
+answer``: it sees the honest answer and returns what the server sends instead,
+a JSON value or a ``Raw`` response (bytes, a status, dripped or endless).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from chalicelib.ledger import merkle
+from chalicelib.ledger.format import entry_leaf
+from chalicelib.verifier.cli import verify_blocks
+
+
+@dataclass
+class Raw:
+    """A response as bytes: ``drip`` seconds between single bytes (headers too, with ``drip_headers``)."""
+
+    body: bytes | Iterator[bytes] = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0
+    drip_headers: bool = False
+
+
+Attack = Callable[[str, dict[str, str], Any], Any]
+
+
+class RecordedLedger:
+    """A chain in memory and the honest answers of the public read API."""
+
+    def __init__(self, blocks: list[dict[str, Any]], keys: list[dict[str, Any]] | None = None):
+        self.blocks = json.loads(json.dumps(blocks))
+        self.entries: dict[str, tuple[dict[str, Any], int, int]] = {}
+        leaves = []
+        for block in self.blocks:
+            first = block["header"]["log_size"] - block["header"]["count"]
+            for offset, entry in enumerate(block["entries"]):
+                self.entries[entry["id"]] = (entry, first + offset, block["header"]["height"])
+                leaves.append(entry_leaf(entry))
+        self.read = merkle.memory_reader(leaves)
+        self.keys = keys if keys is not None else verify_blocks(json.loads(json.dumps(blocks))).sealer_keys
+
+    def answer(self, path: str, params: dict[str, str], page_cap: int) -> tuple[int, Any]:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts == ["chain", "head"]:
+            head = self.blocks[-1]
+            return 200, {"header": head["header"], "hash": head["hash"], "sig": head["sig"]}
+        if len(parts) == 2 and parts[0] == "blocks" and parts[1].isdigit():
+            height = int(parts[1])
+            if height >= len(self.blocks):
+                return 404, {"error": {"code": "not_found", "message": f"there is no block at height {height}"}}
+            block = self.blocks[height]
+            cursor = int(params.get("cursor", "0"))
+            limit = min(int(params.get("limit", "500")), page_cap)
+            page = block["entries"][cursor:cursor + limit]
+            following = cursor + len(page)
+            return 200, {"header": block["header"], "hash": block["hash"], "sig": block["sig"], "entries": page,
+                         "next": str(following) if following < len(block["entries"]) else None}
+        if len(parts) == 2 and parts[0] == "entries":
+            if parts[1] not in self.entries:
+                return 404, {"error": {"code": "not_found", "message": "there is no such entry"}}
+            entry, index, height = self.entries[parts[1]]
+            return 200, {"entry": entry, "index": index, "height": height}
+        if parts == ["proofs", "inclusion"]:
+            index, size = int(params["index"]), int(params["size"])
+            path_nodes = merkle.inclusion_path(self.read, index, size)
+            return 200, {"leaf_index": index, "tree_size": size, "path": [n.hex() for n in path_nodes]}
+        if parts == ["proofs", "consistency"]:
+            first, second = int(params["first"]), int(params["second"])
+            path_nodes = merkle.consistency_path(self.read, first, second)
+            return 200, {"first": first, "second": second, "path": [n.hex() for n in path_nodes]}
+        if parts == ["keys"]:
+            return 200, {"keys": self.keys}
+        return 404, {"error": {"code": "not_found", "message": "no such route"}}
+
+
+class LedgerServer:
+    """A threading HTTP server on a free loopback port; ``ledger`` and ``attack`` may change between runs."""
+
+    def __init__(self, ledger: RecordedLedger, page_cap: int = 1000):
+        self.ledger = ledger
+        self.page_cap = page_cap
+        self.attack: Attack | None = None
+        self.requests: list[str] = []
+        self.released = threading.Event()  # set at stop: handlers told to hang give up
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                server.requests.append(self.path)
+                try:
+                    status, answer = server.ledger.answer(url.path, params, server.page_cap)
+                except (ValueError, KeyError, IndexError, merkle.ProofError) as exc:
+                    status, answer = 400, {"error": {"code": "invalid_parameter", "message": str(exc)}}
+                if server.attack is not None:
+                    answer = server.attack(url.path, params, answer)
+                try:
+                    if isinstance(answer, Raw):
+                        self._raw(answer)
+                    else:
+                        self._send(status, json.dumps(answer, separators=(",", ":")).encode("utf-8"))
+                except OSError:
+                    pass  # the client gave up: that is the point of several attacks
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _raw(self, raw: Raw) -> None:
+                if raw.drip_headers:
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n":
+                        if server.released.wait(raw.drip):
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    return
+                self.send_response(raw.status)
+                for name, value in raw.headers.items():
+                    self.send_header(name, value)
+                if isinstance(raw.body, bytes) and "Content-Length" not in raw.headers:
+                    self.send_header("Content-Length", str(len(raw.body)))
+                if not isinstance(raw.body, bytes):
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.flush()
+                chunks = [raw.body] if isinstance(raw.body, bytes) else raw.body
+                for chunk in chunks:
+                    if server.released.is_set():
+                        return
+                    if raw.drip:
+                        for byte in chunk:
+                            if server.released.wait(raw.drip):
+                                return
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(chunk)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="ledger-server", daemon=True)
+
+    def start(self) -> LedgerServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.released.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+    def hang(self, seconds: float = 600) -> None:
+        """Block the calling handler until the server stops (or ``seconds`` pass)."""
+        self.released.wait(seconds)
+
+
+def endless(chunk: bytes = b" " * 65536) -> Iterator[bytes]:
+    while True:
+        yield chunk
+        time.sleep(0)
