@@ -24,13 +24,20 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KID = re.compile(r"^[0-9a-f]{32}$")
 
 
+class EntryTooLargeError(ValueError):
+    """An entry over LEDGER.md's 65,535 bytes of JCS."""
+
+
 def make_entry(
     entry_id: str, entry_type: str, ts: int, actor: str, data: dict[str, Any], auth: dict[str, str] | None = None
 ) -> dict[str, Any]:
     entry = {"v": VERSION, "id": entry_id, "type": entry_type, "ts": ts, "actor": actor, "data": data, "auth": auth}
-    problem = entry_problem(entry) or entry_size_problem(canonical(entry))
+    problem = entry_problem(entry)
     if problem:
         raise ValueError(problem)
+    too_large = entry_size_problem(canonical(entry))
+    if too_large:
+        raise EntryTooLargeError(too_large)
     return entry
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ChainNotStarted, Conflict, DuplicateEntry, EntryTooLarge, InvalidParameter
-from ..ledger.format import MAX_ENTRY_BYTES, make_entry
+from ..ledger.format import MAX_ENTRY_BYTES, EntryTooLargeError, make_entry
 from ..observability import count
 from ..store import backend
 from ..store import ledger as store
@@ -75,14 +75,12 @@ def commit(drafts: Sequence[Draft], changes: Sequence[Change] = (), clock: Clock
         ts = (clock or now_ms)()
         try:
             entries = [make_entry(d.id or new_entry_id(ts), d.type, ts, d.actor, d.data, d.auth) for d in drafts]
+        except EntryTooLargeError as exc:
+            raise EntryTooLarge(f"{exc}: the ledger holds entries of at most {MAX_ENTRY_BYTES} bytes of canonical "
+                                "JSON (LEDGER.md)", field="body") from exc
         except ValueError as exc:
             raise InvalidParameter(str(exc)) from exc
         prepared = [prepare(entry) for entry in entries]
-        for entry in prepared:
-            size = len(entry.body.encode("utf-8"))
-            if size > MAX_ENTRY_BYTES:
-                raise EntryTooLarge(f"the entry would be {size} bytes of canonical JSON; the ledger holds entries "
-                                    f"of at most {MAX_ENTRY_BYTES} bytes", field="body")
         try:
             backend.state().commit(prepared, changes)
         except DuplicateEntry:

@@ -101,12 +101,13 @@ def test_the_local_stack_end_to_end(stack, tmp_path):
 
     # Given a consumer key registered by a signed request, and entries it signed
     consumer = Ed25519PrivateKey.generate()
-    registration = {"node": "c1", "role": "consumer", "jwk": jwk_of(consumer.public_key())}
-    auth = signed_auth(consumer, registration, "/nodes")
-    ids = [commit([Draft("node.registered", "c1", registration, auth)])[0]["id"]]
-    for i in range(40):
-        data = {"n": i, "amount": 250 * i}
-        ids.append(commit([Draft("test.payment", "c1", data, signed_auth(consumer, data))])[0]["id"])
+    jwk = jwk_of(consumer.public_key())
+    node, body = f"c-{jwk['kid'][:16]}", {"role": "consumer", "jwk": jwk}
+    auth = signed_auth(consumer, body, "/nodes")
+    ids = [commit([Draft("node.registered", node, {"node": node, **body}, auth)])[0]["id"]]
+    for i in range(40):  # signed requests, as docs/ENTRIES.md has them (made by POST /deposits)
+        data = {"wallet": f"w-{jwk['kid'][:16]}", "amount": 250 * (i + 1)}
+        ids.append(commit([Draft("fiat.deposited", node, data, signed_auth(consumer, data, "/deposits"))])[0]["id"])
 
     # When the runner seals and the replicas consume the broadcast
     def settled():
@@ -140,7 +141,7 @@ def test_the_local_stack_end_to_end(stack, tmp_path):
     table = boto3.client("dynamodb")
     key = {"id": {"S": ids[7]}}
     item = table.get_item(TableName="covenant-local-entries", Key=key)["Item"]
-    changed = item["body"]["S"].replace('"amount":1500', '"amount":1501')
+    changed = item["body"]["S"].replace('"amount":1750', '"amount":1751')
     assert changed != item["body"]["S"] and len(changed) == len(item["body"]["S"])
     table.put_item(TableName="covenant-local-entries", Item={**item, "body": {"S": changed}})
     result = _verify("chain", "--api", stack.api, "--no-progress")

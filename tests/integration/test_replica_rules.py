@@ -138,7 +138,8 @@ def test_a_hostile_block_is_quarantined_with_its_reason(aws, attack):
 def test_a_signed_request_replayed_in_a_later_block_is_quarantined(aws):
     maker = ChainMaker().with_signed_entries(blocks=1, per_block=2)
     replayed = next(e for e in maker.blocks[-1]["entries"] if e["auth"] is not None)
-    maker.seal([maker.entry({"n": 9}), maker.entry(replayed["data"], replayed["auth"], actor="c1")])
+    maker.seal([maker.entry({"n": 9}), maker.entry(replayed["data"], replayed["auth"], actor=maker.consumer_node,
+                                                  entry_type=replayed["type"])])
     assert _deliver_all(maker.blocks) == ["applied"] * 3 + ["quarantined"]
     assert "replayed" in ReplicaStore(0).state_record().reason
 
@@ -148,7 +149,7 @@ def test_the_owner_of_a_key_is_kept_by_the_replica(aws):
     data = {"n": 1}
     maker.seal([maker.entry(data, signed_auth(maker.consumer, data), actor="c2")])
     assert _deliver_all(maker.blocks) == ["applied"] * 3 + ["quarantined"]
-    assert "key of node c1, not of the entry's actor c2" in ReplicaStore(0).state_record().reason
+    assert f"key of node {maker.consumer_node}, not of the entry's actor c2" in ReplicaStore(0).state_record().reason
 
 
 def test_a_key_registered_again_is_quarantined(aws):
@@ -185,4 +186,4 @@ def test_a_replica_table_written_before_owners_were_kept_still_verifies(aws):
     data = {"n": 1}
     maker.seal([maker.entry(data, signed_auth(maker.consumer, data), actor="c2")])
     assert _deliver_all(maker.blocks[3:]) == ["applied", "quarantined"]
-    assert "key of node c1, not of the entry's actor c2" in ReplicaStore(0).state_record().reason
+    assert f"key of node {maker.consumer_node}, not of the entry's actor c2" in ReplicaStore(0).state_record().reason
