@@ -83,6 +83,12 @@ def pending_seq(key: str, position: int) -> str:
     return f"{key}#{position:03d}"
 
 
+def pending_ts(seq: str) -> int | None:
+    """The commit time (ms) a queue key starts with, or None if it is not one ``pending_seq`` makes."""
+    head = seq[:13]
+    return int(head) if len(head) == 13 and head.isascii() and head.isdigit() and seq[13:14] == "#" else None
+
+
 def _condition_failed(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
 
