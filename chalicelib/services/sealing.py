@@ -229,6 +229,33 @@ def _readable(pending: list[PendingRecord], now: int) -> tuple[list[PendingRecor
     return good, {item.id: stored[item.id] for item in good}
 
 
+def _settled_queue(limit: int) -> list[PendingRecord]:
+    """The oldest queue items, leaving out any that might precede a commit this read missed.
+
+    The queue is read one shard after another, so a commit can land in a shard
+    already read while a later one lands in a shard not yet read: the block
+    would hold the later commit (a payment signed by a new key) and not the
+    earlier one (the key's registration), and the log would put them the wrong
+    way round for good. So the queue is read twice: an item seen only by the
+    second read committed during the first, and nothing from its queue key on
+    is sealed in this block. A commit that finished before an item seen by the
+    first read was committed (before it took its time, so its key is smaller)
+    finished before the second read began: either the first read saw it too,
+    and it is sealed with the item, ahead of it, or it holds the item back.
+    The cost is one more read of the queue per block.
+    """
+    first = store.oldest_pending(limit)
+    if not first:
+        return first
+    seen = {(int(p.shard), p.seq) for p in first}
+    second = store.oldest_pending(limit)
+    arrived = [p.seq for p in second if (int(p.shard), p.seq) not in seen]
+    if not arrived:
+        return second
+    cutoff = min(arrived)
+    return [p for p in second if p.seq < cutoff]
+
+
 def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
     """Seal queued entries into as many blocks as needed (at most ``blocks_per_run``)."""
     settings = get_settings()
@@ -238,7 +265,7 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
         logger.warning("nothing sealed: the chain has no genesis block")
         return report
     for _ in range(settings.blocks_per_run):
-        pending = store.oldest_pending(settings.max_block_entries)
+        pending = _settled_queue(settings.max_block_entries)
         pending, read_back = _readable(_without_sealed(pending), clock())
         if not pending:
             break

@@ -154,3 +154,35 @@ def test_a_block_is_built_only_from_entries_read_back(chain, monkeypatch):
     monkeypatch.setattr(ledger_store, "entry_records", counting)
     assert seal_pending_entries(chain).blocks == [1]
     assert len(reads) == 1 and sorted(reads[0]) == sorted(entries)
+
+
+def test_a_commit_missed_by_the_queue_read_holds_back_the_later_ones(chain, monkeypatch):
+    """The queue is read shard by shard: a key's registration can land in a shard already read while a
+    request signed by that key lands in one not yet read. The block must not hold the second without the first."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from chalicelib.ledger.keys import jwk_of
+    from tests.chainmaker import signed_auth
+
+    consumer = Ed25519PrivateKey.generate()
+    registration = {"node": "c1", "role": "consumer", "jwk": jwk_of(consumer.public_key())}
+    registered = next(f"reg-{i}" for i in range(1000) if shard_of(f"reg-{i}") == 2)
+    paid = next(f"pay-{i}" for i in range(1000) if shard_of(f"pay-{i}") == 9)
+    earlier = commit([Draft("test.note", "system", {"n": 0})])[0]["id"]
+    real = PendingRecord.query
+    landed: list[str] = []
+
+    def query(shard, *args, **kwargs):
+        if shard == 5 and not landed:  # shard 2 is read, shard 9 is not: both commits land now, in order
+            landed.append(commit([Draft("node.registered", "c1", registration,
+                                        signed_auth(consumer, registration, "/nodes"), id=registered)])[0]["id"])
+            data = {"n": 1}
+            landed.append(commit([Draft("test.payment", "c1", data, signed_auth(consumer, data), id=paid)])[0]["id"])
+        return real(shard, *args, **kwargs)
+
+    monkeypatch.setattr(PendingRecord, "query", query)
+    report = seal_pending_entries(chain)
+    # the first block holds only what was committed before the read began; the next read takes both, in order
+    assert report.blocks == [1, 2] and reading.block(1)["header"]["count"] == 1
+    order = [e["id"] for b in verified_chain() for e in b["entries"]]  # the registration precedes its use
+    assert order == ["genesis-stamp-node", earlier, registered, paid]
