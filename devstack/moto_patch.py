@@ -5,13 +5,21 @@
    3,000-row table takes ~400 ms, and the ledger's tables grow without end.
    Copying each table once per transaction still grows with the table, so we
    copy nothing: while a transaction runs, every item it is about to change is
-   recorded (an undo log), and a cancelled transaction puts those items back.
-   The cost is per item touched, whatever the table size. Tests prove rollback.
-2. moto does not serialise requests: under threads, a conditional put's check
-   and its write can interleave with another request's, which real DynamoDB
-   never allows. One re-entrant lock around every DynamoDB write restores
-   per-item atomicity and transaction isolation, so concurrency tests prove
-   what they claim.
+   recorded (an undo log), and a cancelled transaction puts those items back
+   (and drops the stream records it added). The cost is per item touched,
+   whatever the table size. Tests prove rollback.
+2. moto applies a transaction's writes one by one, in place, and does not
+   serialise requests: under threads, a reader saw a transaction's first
+   writes before its last condition failed and the undo log took them back
+   (the sealer sealed a queue item whose transaction was then cancelled), and
+   a conditional put's check and write could interleave with another
+   request's. Real DynamoDB shows no write of a transaction before it commits
+   and none of one that is cancelled. So every DynamoDB request, reads
+   included (GetItem, BatchGetItem, Query, Scan, TransactGetItems, PartiQL,
+   stream records, ...), runs alone, from parsing to the serialised answer,
+   under one re-entrant lock: a read happens wholly before or wholly after a
+   transaction, never inside it. moto's request handling holds Python's GIL
+   anyway, so little concurrency is lost (measured in the README).
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import threading
 from typing import Any
 
 _state = threading.local()
-_write_lock = threading.RLock()
+# One DynamoDB request at a time, from parsing to its serialised answer. Re-entrant:
+# a request's handler calls the backend's (also locked) write methods.
+_request_lock = threading.RLock()
 _applied = False
 
 
@@ -57,9 +67,12 @@ def _record(backend: Any, table_name: str, key: dict[str, Any]) -> None:
     hash_value, range_value = backend.get_keys_value(table, key)
     old = table.get_item(hash_value, range_value)
     undo.append((table, hash_value, range_value, copy.deepcopy(old)))
+    shard = table.stream_shard
+    if shard is not None:
+        _state.streams.setdefault(id(shard), (shard, len(shard.items)))
 
 
-def _restore(undo: list[tuple[Any, Any, Any, Any]]) -> None:
+def _restore(undo: list[tuple[Any, Any, Any, Any]], streams: dict[int, tuple[Any, int]]) -> None:
     for table, hash_value, range_value, old in reversed(undo):
         if range_value is not None:
             if old is None:
@@ -72,12 +85,14 @@ def _restore(undo: list[tuple[Any, Any, Any, Any]]) -> None:
             table.items.pop(hash_value, None)
         else:
             table.items[hash_value] = old
+    for shard, length in streams.values():
+        del shard.items[length:]
 
 
-def _serialised(method: Any) -> Any:
+def _alone(method: Any) -> Any:
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _write_lock:
+        with _request_lock:
             return method(*args, **kwargs)
 
     return wrapper
@@ -90,22 +105,24 @@ def apply() -> None:
         return
     from moto.dynamodb import models
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    models.copy = _NoTableCopy()  # type: ignore[assignment]
+    models.copy = _NoTableCopy()  # type: ignore[attr-defined,assignment]
     original_transaction = DynamoDBBackend.transact_write_items
     original_put = DynamoDBBackend.put_item
     original_update = DynamoDBBackend.update_item
     original_delete = DynamoDBBackend.delete_item
 
     def transact_write_items(self: Any, transact_items: Any) -> Any:
-        _state.undo = []
+        _state.undo, _state.streams = [], {}
         try:
             return original_transaction(self, transact_items)
         except BaseException:
-            _restore(_state.undo)
+            _restore(_state.undo, _state.streams)
             raise
         finally:
-            _state.undo = None
+            _state.undo, _state.streams = None, None
 
     def put_item(self: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         if _undo_log() is not None:
@@ -123,8 +140,12 @@ def apply() -> None:
         _record(self, table_name, key)
         return original_delete(self, table_name, key, *args, **kwargs)
 
-    DynamoDBBackend.transact_write_items = _serialised(transact_write_items)  # type: ignore[method-assign]
-    DynamoDBBackend.put_item = _serialised(put_item)  # type: ignore[method-assign]
-    DynamoDBBackend.update_item = _serialised(update_item)  # type: ignore[method-assign]
-    DynamoDBBackend.delete_item = _serialised(delete_item)  # type: ignore[method-assign]
+    # Every request, whatever it does: reads never see a transaction in flight.
+    DynamoHandler.call_action = _alone(DynamoHandler.call_action)  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.call_action = _alone(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
+    # And the backend's writes, for callers that reach it without a request.
+    DynamoDBBackend.transact_write_items = _alone(transact_write_items)  # type: ignore[method-assign]
+    DynamoDBBackend.put_item = _alone(put_item)  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _alone(update_item)  # type: ignore[method-assign]
+    DynamoDBBackend.delete_item = _alone(delete_item)  # type: ignore[method-assign]
     _applied = True

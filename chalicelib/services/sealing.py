@@ -14,6 +14,12 @@ idempotent, and a sealer always completes every stored block above the head
 marker before it reads the queue, so a sealer that dies between any two writes
 leaves work the next run finishes, and no queued entry of a stored block can be
 sealed twice.
+
+A block is stored only if every entry it names reads back, with strong
+consistency, as its queue item describes it (same queue key, same leaf, bytes
+that hash to the leaf): a block naming an entry that is not stored could never
+be completed, and would stop the chain at its height for good. A queue item
+that fails this is skipped (see ``_readable``).
 """
 
 from __future__ import annotations
@@ -32,13 +38,22 @@ from ..observability import count, logger
 from ..settings import get_settings
 from ..store import backend, broadcast
 from ..store import ledger as store
-from ..store.ledger_records import Block, Pending
+from ..store.ledger_records import Block, Pending, StoredEntry, pending_ts
 from ..store.port import Change
 from .ledger import Clock, now_ms
 from .sealer_key import Signer
 
 GENESIS_ENTRY_ID = "genesis-stamp-node"
 STAMP_WALLET = "w-stamp"
+# How long an orphan queue item (its entry not stored under it) is kept, skipped,
+# before it is cleared, by its commit time. An entry and its queue item commit in one
+# transaction, so on DynamoDB such an item is left only by a fault (a hand edit, a
+# bug, a store that showed writes of a cancelled transaction). Waiting costs one
+# read per item per run; clearing too early would lose an entry for good if it
+# only became readable late. No transaction can still be running 15 minutes
+# after its commit time was taken: that is Lambda's longest run, and far beyond
+# any SDK retry or clock skew between the writer and the sealer.
+ORPHAN_GRACE_MS = 15 * 60 * 1000
 
 
 @dataclass
@@ -109,11 +124,16 @@ def _sealer_key_changes(entries: list[dict[str, Any]], first_index: int) -> list
     return changes
 
 
-def complete_block(record: Block, prior: Block | None) -> None:
-    """Finish everything that follows storing ``record``; safe to run any number of times."""
+def complete_block(record: Block, prior: Block | None,
+                   read_back: dict[str, StoredEntry] | None = None) -> None:
+    """Finish everything that follows storing ``record``; safe to run any number of times.
+
+    ``read_back``: the block's entries as its sealer just read them back, so they
+    are not read twice; without it (a block stored by an earlier run) they are read.
+    """
     header = header_of(record)
     first = header["log_size"] - header["count"]
-    stored = store.entry_records(record.ids)
+    stored = read_back if read_back is not None else store.entry_records(record.ids)
     missing = [entry_id for entry_id in record.ids if entry_id not in stored]
     if missing:
         raise StorageError(f"block {record.height} names entries that are not stored: {missing[:3]}")
@@ -169,6 +189,74 @@ def _without_sealed(pending: list[Pending]) -> list[Pending]:
     return [p for p in pending if p.id not in sealed]
 
 
+def _readable(pending: list[Pending], now: int) -> tuple[list[Pending], dict[str, StoredEntry]]:
+    """The queue items whose entry reads back (strongly consistent) exactly as the item describes it.
+
+    An item is good if its entry is stored under the same queue key (``seq``)
+    and leaf, and the stored bytes hash to that leaf. The others are skipped,
+    never sealed:
+
+    - an orphan, whose entry is not stored or is stored under another queue key
+      (an item of a cancelled attempt whose retry committed the same id with its
+      own item), is cleared once its commit time is ``ORPHAN_GRACE_MS`` old;
+    - a corrupt item, whose own stored entry disagrees with it (another leaf, or
+      bytes that do not hash to it), is kept and logged as an error at every
+      run: clearing it would silently drop a stored entry from the log, and
+      which of the two is wrong is for a person to decide.
+    """
+    if not pending:
+        return [], {}
+    stored = store.entry_records(list(dict.fromkeys(p.id for p in pending)))
+    good: list[Pending] = []
+    stale: list[tuple[int, str]] = []
+    for item in pending:
+        entry = stored.get(item.id)
+        if entry is not None and entry.seq == item.seq:
+            if entry.leaf == item.leaf and merkle.leaf_hash(entry.body.encode("utf-8")).hex() == item.leaf:
+                good.append(item)
+            else:
+                logger.error("a queue item disagrees with its stored entry; it is not sealed",
+                             extra={"entry": item.id, "seq": item.seq, "shard": int(item.shard)})
+            continue
+        committed = pending_ts(item.seq)
+        expired = committed is None or committed < now - ORPHAN_GRACE_MS
+        logger.warning("skipped a queue item whose entry is not stored under it",
+                       extra={"entry": item.id, "seq": item.seq, "shard": int(item.shard),
+                              "stored_seq": entry.seq if entry is not None else None, "cleared": expired})
+        if expired:
+            stale.append((int(item.shard), item.seq))
+    if stale:
+        store.delete_pending(stale)
+    return good, {item.id: stored[item.id] for item in good}
+
+
+def _settled_queue(limit: int) -> list[Pending]:
+    """The oldest queue items, leaving out any that might precede a commit this read missed.
+
+    The queue is read one shard after another, so a commit can land in a shard
+    already read while a later one lands in a shard not yet read: the block
+    would hold the later commit (a payment signed by a new key) and not the
+    earlier one (the key's registration), and the log would put them the wrong
+    way round for good. So the queue is read twice: an item seen only by the
+    second read committed during the first, and nothing from its queue key on
+    is sealed in this block. A commit that finished before an item seen by the
+    first read was committed (before it took its time, so its key is smaller)
+    finished before the second read began: either the first read saw it too,
+    and it is sealed with the item, ahead of it, or it holds the item back.
+    The cost is one more read of the queue per block.
+    """
+    first = store.oldest_pending(limit)
+    if not first:
+        return first
+    seen = {(int(p.shard), p.seq) for p in first}
+    second = store.oldest_pending(limit)
+    arrived = [p.seq for p in second if (int(p.shard), p.seq) not in seen]
+    if not arrived:
+        return second
+    cutoff = min(arrived)
+    return [p for p in second if p.seq < cutoff]
+
+
 def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
     """Seal queued entries into as many blocks as needed (at most ``blocks_per_run``)."""
     settings = get_settings()
@@ -178,8 +266,8 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
         logger.warning("nothing sealed: the chain has no genesis block")
         return report
     for _ in range(settings.blocks_per_run):
-        pending = store.oldest_pending(settings.max_block_entries)
-        pending = _without_sealed(pending)
+        pending = _settled_queue(settings.max_block_entries)
+        pending, read_back = _readable(_without_sealed(pending), clock())
         if not pending:
             break
         record = build_block(head, [p.id for p in pending], [bytes.fromhex(p.leaf) for p in pending], signer, clock())
@@ -192,7 +280,7 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
         count("EntriesSealed", len(pending))
         report.blocks.append(int(record.height))
         report.entries += len(pending)
-        complete_block(record, head)
+        complete_block(record, head, read_back)
         head = record
     return report
 

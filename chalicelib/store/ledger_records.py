@@ -80,6 +80,12 @@ def new_commit_key(ts: int) -> str:
     return f"{ts:013d}#{secrets.token_hex(6)}"
 
 
+def pending_ts(seq: str) -> int | None:
+    """The commit time (ms) a queue key starts with, or None if it is not one ``pending_seq`` makes."""
+    head = seq[:13]
+    return int(head) if len(head) == 13 and head.isascii() and head.isdigit() and seq[13:14] == "#" else None
+
+
 def pending_seq(key: str, position: int) -> str:
     """Queue order: the commit's key, then the entry's place in it."""
     return f"{key}#{position:03d}"

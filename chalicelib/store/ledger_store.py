@@ -27,6 +27,7 @@ from .ledger_records import (
     StoredEntry,
     new_commit_key,
     pending_seq,
+    pending_ts,
     prepare,
     shard_of,
 )
@@ -41,7 +42,7 @@ from .models import (
     transaction_connection,
 )
 
-__all__ = ["PENDING_SHARDS", "PreparedEntry", "prepare", "shard_of"]
+__all__ = ["PENDING_SHARDS", "PreparedEntry", "pending_ts", "prepare", "shard_of"]
 TILE_WIDTH = 256
 HASH_SIZE = 32
 HEAD_KEY = "head"
