@@ -21,6 +21,9 @@ from chalicelib.store.ledger_store import pending_seq, prepare, shard_of
 from chalicelib.store.models import EntryRecord, PendingRecord
 from tests.integration.chain_checks import pending_count, sealed_ids, verified_chain
 
+# The ledger's DynamoDB storage itself is under test here.
+pytestmark = pytest.mark.dynamodb
+
 
 def _queue_item(entry_id: str, ts: int, leaf: str, commit_token: str = "0123456789ab") -> PendingRecord:
     item = PendingRecord(shard=shard_of(entry_id), seq=pending_seq(f"{ts:013d}#{commit_token}", 0), id=entry_id,
@@ -165,7 +168,8 @@ def test_a_commit_missed_by_the_queue_read_holds_back_the_later_ones(chain, monk
     from tests.chainmaker import signed_auth
 
     consumer = Ed25519PrivateKey.generate()
-    registration = {"node": "c1", "role": "consumer", "jwk": jwk_of(consumer.public_key())}
+    jwk = jwk_of(consumer.public_key())
+    node, body = f"c-{jwk['kid'][:16]}", {"role": "consumer", "jwk": jwk}
     registered = next(f"reg-{i}" for i in range(1000) if shard_of(f"reg-{i}") == 2)
     paid = next(f"pay-{i}" for i in range(1000) if shard_of(f"pay-{i}") == 9)
     earlier = commit([Draft("test.note", "system", {"n": 0})])[0]["id"]
@@ -174,10 +178,11 @@ def test_a_commit_missed_by_the_queue_read_holds_back_the_later_ones(chain, monk
 
     def query(shard, *args, **kwargs):
         if shard == 5 and not landed:  # shard 2 is read, shard 9 is not: both commits land now, in order
-            landed.append(commit([Draft("node.registered", "c1", registration,
-                                        signed_auth(consumer, registration, "/nodes"), id=registered)])[0]["id"])
-            data = {"n": 1}
-            landed.append(commit([Draft("test.payment", "c1", data, signed_auth(consumer, data), id=paid)])[0]["id"])
+            landed.append(commit([Draft("node.registered", node, {"node": node, **body},
+                                        signed_auth(consumer, body, "/nodes"), id=registered)])[0]["id"])
+            data = {"wallet": f"w-{jwk['kid'][:16]}", "amount": 1}
+            landed.append(commit([Draft("fiat.deposited", node, data, signed_auth(consumer, data, "/deposits"),
+                                        id=paid)])[0]["id"])
         return real(shard, *args, **kwargs)
 
     monkeypatch.setattr(PendingRecord, "query", query)
