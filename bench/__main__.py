@@ -305,6 +305,12 @@ def bench_lifecycles(quick: bool) -> None:
     cost_per_lifecycle(row, in_process_aws)
 
 
+def bench_reads_by_index(quick: bool) -> None:
+    from bench.reads import bench_reads
+
+    bench_reads(row, in_process_aws, quick)
+
+
 def bench_cold_import() -> None:
     print("\nCold import (a new interpreter each time; median of 7)")
 
@@ -326,7 +332,7 @@ def bench_cold_import() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=["append", "offline", "api", "growth", "lifecycle", "import"])
+    parser.add_argument("--only", choices=["append", "offline", "api", "growth", "lifecycle", "reads", "import"])
     args = parser.parse_args()
     # Quiet handlers: no per-call logs, and metrics (flushed by the Lambda
     # middleware per invocation) are off outside a handler.
@@ -339,7 +345,7 @@ def main() -> int:
     print(f"Covenant benchmarks on {machine()}")
     steps = {"append": lambda: bench_append_and_seal(args.quick), "offline": lambda: bench_verifier_offline(args.quick),
              "api": lambda: bench_verifier_api(args.quick), "growth": lambda: bench_growth(args.quick),
-             "lifecycle": lambda: bench_lifecycles(args.quick),
+             "lifecycle": lambda: bench_lifecycles(args.quick), "reads": lambda: bench_reads_by_index(args.quick),
              "import": bench_cold_import}
     for name, step in steps.items():
         if args.only in (None, name):
