@@ -2,125 +2,127 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
 from ..errors import InvalidParameter
 from ..services import exchange, goods, governance, items, legality, money, nodes, program, trading
 from ..services import search as search_service
-from ..services.signed import SignedRequest
-from . import bodies
 from .routing import int_param, query, route
 from .signed_routes import Answer, signed_route
+
+if TYPE_CHECKING:
+    from ..services.signed import SignedRequest
+    from . import bodies
 
 program_api = Blueprint(__name__)
 
 
-@signed_route(program_api, "/nodes", bodies.RegisterNode, registration=True)
+@signed_route(program_api, "/nodes", "RegisterNode", registration=True)
 def register_node(signed: SignedRequest, body: bodies.RegisterNode) -> Answer:
     identity = body.identity.model_dump() if body.identity else None
     return nodes.register(signed, body.role, body.jwk.model_dump(), identity)
 
 
-@signed_route(program_api, "/nodes/{node_id}/approval", bodies.Empty)
+@signed_route(program_api, "/nodes/{node_id}/approval", "Empty")
 def approve_merchant(signed: SignedRequest, body: bodies.Empty, node_id: str) -> Answer:
     return nodes.approve_merchant(signed, node_id)
 
 
-@signed_route(program_api, "/program/authorisations", bodies.Empty)
+@signed_route(program_api, "/program/authorisations", "Empty")
 def authorise_program(signed: SignedRequest, body: bodies.Empty) -> Answer:
     return program.authorise(signed)
 
 
-@signed_route(program_api, "/deposits", bodies.WalletAmount)
+@signed_route(program_api, "/deposits", "WalletAmount")
 def deposit(signed: SignedRequest, body: bodies.WalletAmount) -> Answer:
     return money.deposit(signed, body.wallet, body.amount)
 
 
-@signed_route(program_api, "/withdrawals", bodies.WalletAmount)
+@signed_route(program_api, "/withdrawals", "WalletAmount")
 def withdraw(signed: SignedRequest, body: bodies.WalletAmount) -> Answer:
     return money.withdraw(signed, body.wallet, body.amount)
 
 
-@signed_route(program_api, "/orders", bodies.PlaceOrder)
+@signed_route(program_api, "/orders", "PlaceOrder")
 def place_order(signed: SignedRequest, body: bodies.PlaceOrder) -> Answer:
     return trading.place_order(signed, body.wallet, body.seller, body.quantity, body.unit_price, body.unit_profit,
                                body.description, body.product)
 
 
-@signed_route(program_api, "/orders/{order_id}/payment", bodies.Payment)
+@signed_route(program_api, "/orders/{order_id}/payment", "Payment")
 def pay_order(signed: SignedRequest, body: bodies.Payment, order_id: str) -> Answer:
     return trading.pay(signed, order_id, body.wallet)
 
 
-@signed_route(program_api, "/orders/{order_id}/shipment", bodies.Empty)
+@signed_route(program_api, "/orders/{order_id}/shipment", "Empty")
 def ship_order(signed: SignedRequest, body: bodies.Empty, order_id: str) -> Answer:
     return trading.ship(signed, order_id)
 
 
-@signed_route(program_api, "/orders/{order_id}/receipt", bodies.Empty)
+@signed_route(program_api, "/orders/{order_id}/receipt", "Empty")
 def confirm_receipt(signed: SignedRequest, body: bodies.Empty, order_id: str) -> Answer:
     return trading.confirm_receipt(signed, order_id)
 
 
-@signed_route(program_api, "/orders/{order_id}/cancellation", bodies.Empty)
+@signed_route(program_api, "/orders/{order_id}/cancellation", "Empty")
 def cancel_order(signed: SignedRequest, body: bodies.Empty, order_id: str) -> Answer:
     return trading.cancel(signed, order_id)
 
 
-@signed_route(program_api, "/exchanges", bodies.Exchange)
+@signed_route(program_api, "/exchanges", "Exchange")
 def exchange_coins(signed: SignedRequest, body: bodies.Exchange) -> Answer:
     return exchange.exchange(signed, body.wallet, body.direction, body.amount)
 
 
-@signed_route(program_api, "/sweeps", bodies.Empty)
+@signed_route(program_api, "/sweeps", "Empty")
 def run_sweep(signed: SignedRequest, body: bodies.Empty) -> Answer:
     return legality.requested_sweep(signed)
 
 
-@signed_route(program_api, "/proposals", bodies.OpenProposal)
+@signed_route(program_api, "/proposals", "OpenProposal")
 def open_proposal(signed: SignedRequest, body: bodies.OpenProposal) -> Answer:
     return governance.open_proposal(signed, body.kind, body.subject, dict(body.params), body.deadline_minutes)
 
 
-@signed_route(program_api, "/proposals/{proposal_id}/votes", bodies.CastVote)
+@signed_route(program_api, "/proposals/{proposal_id}/votes", "CastVote")
 def cast_vote(signed: SignedRequest, body: bodies.CastVote, proposal_id: str) -> Answer:
     return governance.vote(signed, proposal_id, body.choice)
 
 
-@signed_route(program_api, "/proposals/{proposal_id}/approval", bodies.Empty)
+@signed_route(program_api, "/proposals/{proposal_id}/approval", "Empty")
 def approve_proposal(signed: SignedRequest, body: bodies.Empty, proposal_id: str) -> Answer:
     return governance.approve(signed, proposal_id)
 
 
-@signed_route(program_api, "/tallies", bodies.Empty)
+@signed_route(program_api, "/tallies", "Empty")
 def run_tally(signed: SignedRequest, body: bodies.Empty) -> Answer:
     return governance.requested_tally(signed)
 
 
-@signed_route(program_api, "/orders/{order_id}/vote", bodies.GoodsVote)
+@signed_route(program_api, "/orders/{order_id}/vote", "GoodsVote")
 def vote_on_goods(signed: SignedRequest, body: bodies.GoodsVote, order_id: str) -> Answer:
     return goods.vote_on_goods(signed, order_id, body.rating)
 
 
-@signed_route(program_api, "/orders/{order_id}/disputes", bodies.OpenDispute)
+@signed_route(program_api, "/orders/{order_id}/disputes", "OpenDispute")
 def open_dispute(signed: SignedRequest, body: bodies.OpenDispute, order_id: str) -> Answer:
     return governance.open_dispute(signed, order_id, body.ground, body.remedy, body.statement,
                                    body.deadline_minutes)
 
 
-@signed_route(program_api, "/items", bodies.PublishItem)
+@signed_route(program_api, "/items", "PublishItem")
 def publish_item(signed: SignedRequest, body: bodies.PublishItem) -> Answer:
     return items.publish(signed, body.wallet, body.title, body.text, body.price, body.stake)
 
 
-@signed_route(program_api, "/items/{item_id}/purchase", bodies.Payment)
+@signed_route(program_api, "/items/{item_id}/purchase", "Payment")
 def buy_item(signed: SignedRequest, body: bodies.Payment, item_id: str) -> Answer:
     return items.buy(signed, item_id, body.wallet)
 
 
-@signed_route(program_api, "/items/{item_id}/vote", bodies.ItemVote)
+@signed_route(program_api, "/items/{item_id}/vote", "ItemVote")
 def vote_on_item(signed: SignedRequest, body: bodies.ItemVote, item_id: str) -> Answer:
     return items.vote(signed, item_id, body.rating)
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from ..errors import Conflict, CovenantError, InvalidParameter, UnsupportedMediaType, ValidationFailed
 from ..observability import logger
 from ..services.signed import SignedRequest, authenticate
 from ..settings import get_settings
 from .routing import JSON, check_path_params, error_response
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 Answer = tuple[int, dict[str, Any]]
 # A refusal that is not this request's answer: its key belongs to another request. Retryable refusals
@@ -58,7 +61,16 @@ def _headers(request: Any) -> dict[str, str]:
     return headers
 
 
+def body_model(name: str) -> type[BaseModel]:
+    """A request body's pydantic model, by name in ``api/bodies.py``: imported with the first signed request, so
+    pydantic and the models' schemas never weigh on a cold start that serves reads."""
+    model: type[BaseModel] = getattr(importlib.import_module("chalicelib.api.bodies"), name)
+    return model
+
+
 def _body(model: type[BaseModel], text: str) -> BaseModel:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate_json(text or "{}")
     except ValidationError as exc:
@@ -77,9 +89,18 @@ def _registering_jwk(text: str) -> dict[str, Any] | None:
     return jwk if isinstance(jwk, dict) else None
 
 
-def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
+# path -> the name of its body's model in api/bodies.py, for every signed route registered
+BODY_MODELS: dict[str, str] = {}
+
+
+def signed_route(bp: Blueprint, path: str, model: str,
                  registration: bool = False) -> Callable[[Callable[..., Answer]], Any]:
-    """``view(signed, body, **path_params) -> (status, answer)``, reached only by a valid signed request."""
+    """``view(signed, body, **path_params) -> (status, answer)``, reached only by a valid signed request.
+
+    ``model`` names the body's pydantic model in ``api/bodies.py``.
+    """
+    BODY_MODELS[path] = model
+
     def register(view: Callable[..., Answer]) -> Callable[..., Answer]:
         @functools.wraps(view)
         def handler(**params: Any) -> Response:
@@ -102,7 +123,7 @@ def signed_route(bp: Blueprint, path: str, model: type[BaseModel],
                     return _answer(replay, replayed=True)
                 signed.consume_nonce()
                 consumed = True
-                body = _body(model, signed.body)
+                body = _body(body_model(model), signed.body)
                 return _answer(view(signed, body, **params))
             except CovenantError as error:
                 replay = _first_answer(signed) if isinstance(error, Conflict) else None

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import Blueprint, Rate
 
 from ..observability import logger
 from ..services import reading
 from ..services.governance import load_signer_for_reports, tally
 from ..services.legality import sweep
-from ..services.replication import parse_block_message, receive_block, replica_of_queue
 from ..services.sealer_key import load_signer
 from ..services.sealing import seal_pending_entries
 from ..settings import current_prefix
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 events = Blueprint(__name__)
 
@@ -43,6 +43,8 @@ def tally_votes(event: Any) -> dict[str, Any]:
 
 
 def replicate_record(record: SQSRecord) -> str:
+    from ..services.replication import parse_block_message, receive_block, replica_of_queue
+
     logger.append_keys(message_id=record.message_id)
     return receive_block(replica_of_queue(record.event_source_arn), parse_block_message(record.body),
                          reading.full_block)
@@ -52,6 +54,9 @@ def replicate_record(record: SQSRecord) -> str:
 # function, which tells replicas apart by each record's queue.
 @events.on_sqs_message(queue=f"{current_prefix()}-replica-0", batch_size=10, name="replicate_block")
 def replicate_block(event: Any) -> dict[str, Any]:
+    # imported here: the HTTP functions' cold start never needs the batch processor
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     processor = BatchProcessor(event_type=EventType.SQS)
     return dict(process_partial_response(event=event.to_dict(), record_handler=replicate_record,
                                          processor=processor, context=getattr(event, "context", None)))

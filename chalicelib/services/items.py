@@ -16,8 +16,6 @@ import json
 import secrets
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..domain import postings as p
 from ..domain.classify import classify
 from ..domain.records import Band, ContentClaim, Item, ItemPurchase, ItemVote, Key
@@ -99,6 +97,8 @@ def publish(signed: SignedRequest, wallet_id: str, title: str, text: str, price:
     sig = signature(text)
     keys = bands(sig) if normalise(text) else []  # punctuation or emoji alone: nothing to compare
     near = None if original or not keys else _nearest(sig, keys)
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         s3_client().put_object(Bucket=bucket(), Key=f"items/{sha}", Body=content, ContentType="text/plain",
                                ChecksumSHA256=base64.b64encode(bytes.fromhex(sha)).decode())
@@ -157,6 +157,8 @@ def buy(signed: SignedRequest, item_id: str, wallet_id: str) -> tuple[int, dict[
 
 def download_url(item: Item) -> str:
     """A presigned, expiring S3 URL for the item's content."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return str(s3_client().generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_SECONDS,
                                                       Params={"Bucket": bucket(), "Key": f"items/{item.sha256}"}))

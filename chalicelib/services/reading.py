@@ -11,7 +11,6 @@ from ..settings import get_settings
 from ..store import ledger as store
 from ..store.cache import LruCache
 from ..store.ledger_records import Block
-from ..store.replica_store import ReplicaStore
 from .sealing import header_of
 
 DEFAULT_PAGE = 500
@@ -125,6 +124,8 @@ def keys() -> dict[str, Any]:
 
 
 def replicas() -> dict[str, Any]:
+    from ..store.replica_store import ReplicaStore
+
     chain_height = store.completed_height()
     answer = []
     for replica in range(get_settings().replica_count):

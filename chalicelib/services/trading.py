@@ -16,7 +16,6 @@ from ..errors import Conflict, Forbidden, NotFound
 from ..settings import get_settings
 from ..store import backend, ledger
 from ..store.port import Check, Eq, Put, Update
-from ..store.replica_store import endorsements
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import merged, refused_debit, value_changes
 from .nodes import get_node, get_wallet
@@ -137,6 +136,8 @@ def finality(order: Order) -> dict[str, Any]:
     position = ledger.position_of(order.paid_entry)
     if position is None:
         return {"final": False, "needed": needed, "endorsed": 0, "sealed": False}
+    from ..store.replica_store import endorsements
+
     block = ledger.get_block(int(position.height))
     endorsed = sum(1 for e in endorsements(int(position.height)) if block is not None and e.hash == block.hash)
     return {"final": endorsed >= needed, "needed": needed, "endorsed": endorsed, "sealed": True,

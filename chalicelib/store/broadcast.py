@@ -6,9 +6,6 @@ import functools
 import json
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..errors import StorageError
 from ..observability import logger
 from ..settings import get_settings
@@ -19,6 +16,8 @@ MAX_INLINE_MESSAGE_BYTES = 240_000
 
 @functools.cache
 def sns_client() -> Any:
+    import boto3
+
     return boto3.client("sns")
 
 
@@ -35,6 +34,8 @@ def publish_block(block: dict[str, Any], client: Any = None) -> None:
     topic = get_settings().blocks_topic_arn
     if not topic:
         raise StorageError("COVENANT_BLOCKS_TOPIC_ARN is not set; blocks cannot be broadcast")
+    from botocore.exceptions import BotoCoreError, ClientError
+
     height = block["header"]["height"]
     try:
         (client or sns_client()).publish(

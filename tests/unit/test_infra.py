@@ -87,3 +87,27 @@ def test_chalices_merge_adds_the_gateway_responses_to_its_api():
 
 def test_the_standalone_template_leaves_out_the_api():
     assert "RestAPI" not in standalone(render(3))["Resources"]
+
+
+def test_every_signed_route_names_a_body_model_that_exists():
+    from pydantic import BaseModel
+
+    import app  # noqa: F401 - registers the routes
+    from chalicelib.api import bodies
+    from chalicelib.api.signed_routes import BODY_MODELS
+
+    assert len(BODY_MODELS) >= 20
+    for path, name in BODY_MODELS.items():
+        assert issubclass(getattr(bodies, name), BaseModel), path
+
+
+def test_importing_the_app_loads_no_storage_client_and_no_body_model():
+    """The cold start: storage clients and pydantic load on first use (bench/ measures the time)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, app; heavy = [m for m in ('botocore.session', 'botocore.client', 'boto3', 'pynamodb', 'pydantic', "
+            "'aws_lambda_powertools.utilities.batch') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"})
+    assert out.stdout.strip() == ""
