@@ -387,6 +387,7 @@ def _close(proposal: Proposal, result: str, quorum_bps: int, signer: Signer | No
             outcome["enacted"] = effect
         except CovenantError as exc:
             outcome["not_enacted"] = exc.message
+            outcome["reason"] = exc.code
     if proposal.kind == "dispute" and result == "rejected":
         drafts = [Draft("dispute.dismissed", "system", {"proposal": proposal.proposal_id, "order": proposal.subject,
                                                          "rule": "dispute_majority_of_eligible"})]

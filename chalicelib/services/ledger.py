@@ -67,6 +67,10 @@ def commit(drafts: Sequence[Draft], changes: Sequence[Change] = (), clock: Clock
     """
     if not drafts:
         raise InvalidParameter("nothing to commit")
+    signatures = [d.auth["sig"] for d in drafts if d.auth is not None]
+    if len(set(signatures)) != len(signatures):
+        # LEDGER.md: one signed request is the auth of one entry, never of two
+        raise InvalidParameter("a signed request is the auth of one entry only")
     if 2 * len(drafts) + len(changes) > MAX_TRANSACTION_ITEMS:
         raise InvalidParameter(f"one commit holds at most {MAX_TRANSACTION_ITEMS} items: two per entry and one "
                                "per state write")

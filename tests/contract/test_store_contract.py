@@ -105,8 +105,9 @@ class StoreContract:
 
     def test_a_reused_entry_id_is_a_duplicate_and_writes_nothing(self, store):
         store.commit([_entry(entry_id="same")], [])
-        with pytest.raises(DuplicateEntry):
+        with pytest.raises(DuplicateEntry) as caught:
             store.commit([_entry(entry_id="same")], [Put(_wallet())])
+        assert (caught.value.code, caught.value.retryable) == ("duplicate_entry", False)
         assert store.get(Wallet, Wallet.key_of("w1")) is None
 
     def test_one_commit_changes_each_item_once(self, store):

@@ -116,7 +116,7 @@ def test_a_reissue_the_seller_cannot_fund_says_so_and_history_adds_up(market):
     expect(market.stamp.post("/withdrawals", {"wallet": seller.wallet, "amount": wallet}), 201)
     _votes(market.consumers[1:5], dispute)
     closed = expect(market.stamp.post("/tallies"), 200)["closed"][0]
-    assert "cannot fund" in closed["not_enacted"]
+    assert "cannot fund" in closed["not_enacted"] and closed["reason"] == "seller_cannot_fund"
     # an enacted one leaves history rows that add up to the balances
     second = _shipped(market, buyer, seller)
     expect(market.stamp.post("/deposits", {"wallet": seller.wallet, "amount": 5_000}), 201)

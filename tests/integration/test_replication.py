@@ -128,6 +128,12 @@ def test_a_malformed_message_fails_alone_in_its_batch(lambda_client, chain, aws)
     answer = _deliver(lambda_client, [bad, *records, wrong_kind])
     assert sorted(f["itemIdentifier"] for f in answer["batchItemFailures"]) == ["not-a-block", "not-json"]
     assert ReplicaStore(0).state().height == 1
+    from chalicelib.errors import MalformedMessage
+    from chalicelib.services.replication import parse_block_message
+
+    with pytest.raises(MalformedMessage) as caught:
+        parse_block_message("{{{")
+    assert caught.value.code == "malformed_block_message"
 
 
 def test_a_block_too_large_to_broadcast_is_fetched(lambda_client, chain, aws):
@@ -149,6 +155,12 @@ def test_a_replica_cannot_catch_up_past_unpublished_blocks(lambda_client, chain,
     # blocks 0 and 1 are fetched and applied; 2..8 do not exist, so that message is retried later
     assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == [record["messageId"] + "-edited"]
     assert ReplicaStore(0).state().height == 1
+    from chalicelib.errors import BlockUnavailable
+    from chalicelib.services.replication import receive_block
+
+    with pytest.raises(BlockUnavailable) as caught:
+        receive_block(0, future, lambda height: None)
+    assert caught.value.code == "block_unavailable"
 
 
 def test_a_batch_that_fails_entirely_fails_the_invocation(lambda_client, chain, aws):

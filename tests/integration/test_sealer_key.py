@@ -44,8 +44,9 @@ def test_an_unset_source_is_a_clear_error(aws, monkeypatch):
 
     monkeypatch.setenv("COVENANT_SEALER_KEY", "")
     reset_settings()
-    with pytest.raises(SealerKeyError, match="COVENANT_SEALER_KEY"):
+    with pytest.raises(SealerKeyError, match="COVENANT_SEALER_KEY") as caught:
         load_signer()
+    assert caught.value.code == "sealer_key_unavailable" and caught.value.status == 500
 
 
 def test_a_key_that_is_not_ed25519_is_refused(tmp_path):

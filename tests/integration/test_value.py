@@ -103,3 +103,15 @@ def test_item_text_beyond_the_documented_limit_is_refused_by_field(running):
     consumer = running.consumers[0]
     response = consumer.post("/items", {"wallet": consumer.wallet, "title": "Big", "text": "x" * 48_001, "price": 0})
     assert expect(response, 400, "invalid_body")["error"]["field"] == "text"
+
+
+def test_one_signed_request_is_the_auth_of_one_entry_only(running):
+    from chalicelib.errors import InvalidParameter
+    from chalicelib.services.ledger import Draft, commit
+    from tests.chainmaker import signed_auth
+
+    consumer = running.consumers[0]
+    auth = signed_auth(consumer.key, {}, "/program/authorisations")
+    with __import__("pytest").raises(InvalidParameter, match="one entry only"):
+        commit([Draft("program.authorised", consumer.node, {"node": consumer.node}, auth),
+                Draft("program.authorised", consumer.node, {"node": consumer.node}, auth)])

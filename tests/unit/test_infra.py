@@ -71,6 +71,8 @@ def test_api_gateway_answers_its_own_errors_in_the_error_shape():
         assert body["error"]["code"] in known, (response_type, body)
     codes = {t: json.loads(r["ResponseTemplates"]["application/json"])["error"]["code"] for t, r in responses.items()}
     assert codes["MISSING_AUTHENTICATION_TOKEN"] == "not_found" and codes["DEFAULT_5XX"] == "internal_error"
+    assert (codes["REQUEST_TOO_LARGE"], codes["THROTTLED"], codes["INTEGRATION_TIMEOUT"]) == (
+        "request_too_large", "too_many_requests", "timeout")
 
 
 def test_chalices_merge_adds_the_gateway_responses_to_its_api():
@@ -106,8 +108,9 @@ def test_importing_the_app_loads_no_storage_client_and_no_body_model():
     import subprocess
     import sys
 
-    code = ("import sys, app; heavy = [m for m in ('botocore.session', 'botocore.client', 'boto3', 'pynamodb', 'pydantic', "
-            "'aws_lambda_powertools.utilities.batch') if m in sys.modules]; print(','.join(heavy))")
+    heavy = ("botocore.session", "botocore.client", "boto3", "pynamodb", "pydantic",
+             "aws_lambda_powertools.utilities.batch")
+    code = f"import sys, app; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"})
     assert out.stdout.strip() == ""
