@@ -37,7 +37,13 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from devstack import gateway_patch, moto_patch  # noqa: E402
-from devstack.bootstrap import Stack, create_resources, reset_process_state, write_new_key  # noqa: E402
+from devstack.bootstrap import (  # noqa: E402
+    Stack,
+    create_resources,
+    create_resources_directly,
+    reset_process_state,
+    write_new_key,
+)
 
 gateway_patch.apply()  # the test client's gateway answers unknown paths as the deployed one does
 
@@ -63,7 +69,9 @@ def aws(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monk
         monkeypatch.setenv("COVENANT_STORE", "memory")
     with mock_aws():
         reset_process_state()
-        stack = create_resources("covenant-test", 3)
+        # CloudFormation for the tests that say so; the same template's resources made directly for the rest
+        make = create_resources if request.node.get_closest_marker("cloudformation") else create_resources_directly
+        stack = make("covenant-test", 3)
         monkeypatch.setenv("COVENANT_BLOCKS_TOPIC_ARN", stack.topic_arn)
         reset_process_state()
         yield stack

@@ -170,7 +170,14 @@ class Node(Record):
 
 
 def nodes_index(role: str, status: str) -> str:
+    """Consumers by status (a proposal's electorate is the active ones); every other role live or revoked,
+    since the constitution looks at every live stamp node and merchant at once."""
+    if role != "consumer":
+        status = "revoked" if status == "revoked" else LIVE
     return f"nodes#{role}#{status}"
+
+
+LIVE = "live"
 
 
 @_kind

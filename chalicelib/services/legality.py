@@ -11,7 +11,7 @@ from typing import Any
 
 from ..domain.legality import Findings, NodeView, WalletView, find_violations
 from ..domain.lifecycle import HALTED
-from ..domain.records import Node, Program, RefundsDue, Wallet, nodes_index, wallets_index
+from ..domain.records import LIVE, Node, Program, RefundsDue, Wallet, nodes_index, wallets_index
 from ..errors import Conflict
 from ..store import backend
 from ..store.port import Eq, Ne, Put, Update
@@ -21,15 +21,13 @@ from .signed import SignedRequest
 
 CONSTITUTION = "constitution"
 WALLETS_PER_COMMIT = 90
-LIVE_STATUSES = ("active", "pending", "frozen", "black")  # every node status but revoked
 
 
 def snapshot() -> tuple[list[NodeView], list[WalletView]]:
     """What the constitution looks at, read from the index: every live stamp node and merchant, and the
     merchants' wallets. It costs what it returns, whatever else the state holds."""
     store = backend.state()
-    nodes = [n for role in ("stamp", "merchant") for status in LIVE_STATUSES
-             for n in store.index(Node, nodes_index(role, status))]
+    nodes = [n for role in ("stamp", "merchant") for n in store.index(Node, nodes_index(role, LIVE))]
     wallets = [w for n in nodes if n.role == "merchant" for w in store.index(Wallet, wallets_index(n.node_id))]
     return ([NodeView(n.node_id, n.role, n.status, n.ts, n.identity_key) for n in nodes],
             [WalletView(w.wallet_id, w.node_id, w.status, w.ts) for w in wallets])
