@@ -43,5 +43,8 @@ def test_every_code_the_readme_names_is_one_the_code_answers():
     named = set(re.findall(r"`([a-z]+(?:_[a-z]+)+)`", readme))
     codes = _codes_in_code()
     # names in backticks that look like codes and sit in the README's tables of refusals
+    from chalicelib.domain.lifecycle import STATES
+
     refusals = {name for name in named if re.search(rf"\| `{name}`|`{name}` \(\d{{3}}|\d{{3}} `{name}`", readme)}
+    refusals -= set(STATES)  # the lifecycle table names states, not codes
     assert refusals and refusals <= codes, sorted(refusals - codes)
