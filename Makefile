@@ -8,7 +8,7 @@ API_PORT ?= 8000
 COVENANT_REPLICAS ?= 3
 STAGE ?= dev
 
-.PHONY: run test unit lint typecheck check bench package infra clean
+.PHONY: run test unit lint typecheck check bench package infra docs clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (set PYTHON=...)"; exit 1; }
@@ -37,6 +37,10 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# docs/ENTRIES.md is generated from the table of entry types (a test keeps the two equal).
+docs: $(STAMP)
+	$(BIN)/python -m chalicelib.ledger.entry_types > docs/ENTRIES.md
 
 # Render the resources for COVENANT_REPLICAS replicas and the Lambda policy.
 infra: $(STAMP)
