@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple
 
 ITEM = "item"
 
@@ -45,24 +45,6 @@ class Record:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-R = TypeVar("R", bound=Record)
-
-_REGISTRY: dict[str, type[Record]] = {}
-
-
-def _kind(cls: type[R]) -> type[R]:
-    _REGISTRY[cls.KIND] = cls
-    return cls
-
-
-def record_class(kind: str) -> type[Record]:
-    return _REGISTRY[kind]
-
-
-def record_classes() -> list[type[Record]]:
-    return list(_REGISTRY.values())
-
-
 def _desc(value: int, width: int = 16) -> str:
     """A non-negative count written so that larger values sort first."""
     return f"{10**width - 1 - max(0, min(value, 10**width - 1)):0{width}d}"
@@ -71,7 +53,6 @@ def _desc(value: int, width: int = 16) -> str:
 # --- the program and its counters
 
 
-@_kind
 @dataclass(frozen=True)
 class Program(Record):
     """Lifecycle status, why, the status a constitutional halt restores, the rules in force (JSON)."""
@@ -92,7 +73,6 @@ class Program(Record):
         return Key("program")
 
 
-@_kind
 @dataclass(frozen=True)
 class Counts(Record):
     """Registered consumer nodes and authorisations, apart from the program item so that it stays cold."""
@@ -110,7 +90,6 @@ class Counts(Record):
         return Key("counts")
 
 
-@_kind
 @dataclass(frozen=True)
 class Totals(Record):
     """What the postings moved through the system's own accounts, for the conservation checks.
@@ -139,7 +118,6 @@ class Totals(Record):
 # --- nodes, keys and wallets
 
 
-@_kind
 @dataclass(frozen=True)
 class Node(Record):
     KIND = "node"
@@ -180,7 +158,6 @@ def nodes_index(role: str, status: str) -> str:
 LIVE = "live"
 
 
-@_kind
 @dataclass(frozen=True)
 class KeyBinding(Record):
     """The node a key belongs to: a key serves one node, and is registered once."""
@@ -198,7 +175,6 @@ class KeyBinding(Record):
         return Key(f"kid#{kid}")
 
 
-@_kind
 @dataclass(frozen=True)
 class IdentityClaim(Record):
     """The merchant holding a legal identity."""
@@ -216,7 +192,6 @@ class IdentityClaim(Record):
         return Key(f"identity#{identity_key}")
 
 
-@_kind
 @dataclass(frozen=True)
 class Wallet(Record):
     KIND = "wallet"
@@ -245,7 +220,6 @@ def wallets_index(node_id: str) -> str:
     return f"wallets#{node_id}"
 
 
-@_kind
 @dataclass(frozen=True)
 class History(Record):
     """One movement of a wallet's balance (or another act that touched it), newest last."""
@@ -269,7 +243,6 @@ class History(Record):
 OPEN_ORDER_STATES = ("placed", "paid")
 
 
-@_kind
 @dataclass(frozen=True)
 class Order(Record):
     KIND = "order"
@@ -310,7 +283,6 @@ def open_orders_index(seller: str) -> str:
     return f"open-orders#{seller}"
 
 
-@_kind
 @dataclass(frozen=True)
 class RefundsDue(Record):
     """A revoked seller whose open orders still go back to their buyers; the tally clears it when none remain."""
@@ -324,7 +296,6 @@ class RefundsDue(Record):
         return Key("refunds", self.seller)
 
 
-@_kind
 @dataclass(frozen=True)
 class Authorisation(Record):
     """A consumer's authorisation of the program (once per node)."""
@@ -338,7 +309,6 @@ class Authorisation(Record):
         return Key(f"authz#{self.node_id}")
 
 
-@_kind
 @dataclass(frozen=True)
 class ProductVote(Record):
     """The buyer's one vote on the goods of an order."""
@@ -358,7 +328,6 @@ class ProductVote(Record):
         return Key(f"pvote#{order_id}")
 
 
-@_kind
 @dataclass(frozen=True)
 class Goods(Record):
     """A product's votes, ranked by the index: net votes, then votes in all, then first voted on, then id."""
@@ -393,7 +362,6 @@ GOODS_INDEX = "goods"
 # --- information goods
 
 
-@_kind
 @dataclass(frozen=True)
 class Item(Record):
     KIND = "item"
@@ -426,7 +394,6 @@ class Item(Record):
         return Key(f"item#{item_id}")
 
 
-@_kind
 @dataclass(frozen=True)
 class ContentClaim(Record):
     """The first item published with this exact content: its originator."""
@@ -444,7 +411,6 @@ class ContentClaim(Record):
         return Key(f"sha#{sha256}")
 
 
-@_kind
 @dataclass(frozen=True)
 class Band(Record):
     """The near-copy index: one item per MinHash band and item."""
@@ -458,7 +424,6 @@ class Band(Record):
         return Key(f"band#{self.band}", self.item_id)
 
 
-@_kind
 @dataclass(frozen=True)
 class Word(Record):
     """The search index: one item per word and item or goods that contains it."""
@@ -472,7 +437,6 @@ class Word(Record):
         return Key(f"word#{self.word}", self.target)
 
 
-@_kind
 @dataclass(frozen=True)
 class ItemPurchase(Record):
     KIND = "purchase"
@@ -485,7 +449,6 @@ class ItemPurchase(Record):
         return Key(f"purchase#{self.item_id}", self.node_id)
 
 
-@_kind
 @dataclass(frozen=True)
 class ItemVote(Record):
     KIND = "ivote"
@@ -501,7 +464,6 @@ class ItemVote(Record):
 # --- governance
 
 
-@_kind
 @dataclass(frozen=True)
 class Proposal(Record):
     """A majority vote: its snapshot size, running tally, deadline (ms) and outcome."""
@@ -539,7 +501,6 @@ def proposals_index(status: str) -> str:
     return f"proposals#{status}"
 
 
-@_kind
 @dataclass(frozen=True)
 class EligibleVoter(Record):
     """The snapshot of voters taken when a proposal opened."""
@@ -553,7 +514,6 @@ class EligibleVoter(Record):
         return Key(f"eligible#{self.proposal_id}", self.node_id)
 
 
-@_kind
 @dataclass(frozen=True)
 class Vote(Record):
     KIND = "vote"
@@ -567,7 +527,6 @@ class Vote(Record):
         return Key(f"vote#{self.proposal_id}", self.node_id)
 
 
-@_kind
 @dataclass(frozen=True)
 class DisputeLock(Record):
     """An order is disputed once."""
@@ -580,7 +539,6 @@ class DisputeLock(Record):
         return Key(f"dispute#{self.order_id}")
 
 
-@_kind
 @dataclass(frozen=True)
 class Report(Record):
     """The signed report to the authorities a passed proposal produced."""
@@ -601,7 +559,6 @@ class Report(Record):
 # --- signed requests
 
 
-@_kind
 @dataclass(frozen=True)
 class Idempotency(Record):
     """The first answer to a signed request (by key id and Idempotency-Key), kept a day."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ledger.canonical import canonical
-from ..ledger.format import entry_leaf
+from ..ledger.merkle import leaf_hash
 
 # Writers spread their queue items over this many partitions. A constant, not a
 # setting: shrinking it would strand the items queued in the shards dropped.
@@ -32,7 +32,8 @@ class PreparedEntry:
 
 
 def prepare(entry: dict[str, Any]) -> PreparedEntry:
-    return PreparedEntry(entry=entry, body=canonical(entry).decode("utf-8"), leaf=entry_leaf(entry).hex())
+    body = canonical(entry)  # once: the stored bytes are the hashed bytes
+    return PreparedEntry(entry=entry, body=body.decode("utf-8"), leaf=leaf_hash(body).hex())
 
 
 @dataclass(frozen=True)
