@@ -22,9 +22,12 @@ os.environ.update({
     "COVENANT_REPLICAS": "3",
     "POWERTOOLS_METRICS_NAMESPACE": "Covenant",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-    # covenant-verify keeps pinned genesis hashes per URL in the XDG state dir: never the developer's own
+    # covenant-verify keeps its pins per URL in the XDG config dir (and looks for older state in the XDG state
+    # dir, to move it): never the developer's own
+    "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="covenant-test-config-"),
     "XDG_STATE_HOME": tempfile.mkdtemp(prefix="covenant-test-state-"),
 })
+atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], True)
 atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
 
 import json  # noqa: E402

@@ -1,17 +1,20 @@
 """covenant-verify: check a Covenant ledger without trusting its operator.
 
-    covenant-verify chain --api URL [--genesis HASH]      every block, entry, signature and auth
+    covenant-verify chain --api URL [--genesis HASH] [--origin ORIGIN] [--tiles|--no-tiles]
+                                                          every block, entry, signature and auth
     covenant-verify chain --file DUMP.jsonl [--genesis HASH]   the same, offline, from an export
+    covenant-verify checkpoint --api URL --vkey VKEY      the log's signed checkpoint, consistent with the last one
     covenant-verify inclusion --api URL --entry ID        one entry is in the verified log
     covenant-verify consistency --api URL --from H1 --to H2   the verified log at H1 is a prefix of H2's
     covenant-verify export --api URL --out DUMP.jsonl     save every block for offline checks
     covenant-verify state --api URL                       what is pinned and verified for URL
-    covenant-verify forget --api URL                      drop URL's pinned genesis and verified head
+    covenant-verify forget --api URL                      drop URL's pins, checkpoint and verified head
 
-State per API URL (--state-dir, default $XDG_STATE_HOME/covenant-verify or
-~/.local/state/covenant-verify): the genesis is pinned on first use (or as
---genesis gives it) and the verified head remembered; a later run refuses a
-different genesis, a fork and a rollback.
+State per API URL (--state-dir, default $XDG_CONFIG_HOME/covenant/verify or
+~/.config/covenant/verify): the genesis hash and the log's origin are pinned on
+first use (or as --genesis and --origin give them), and the verified head and
+the last verified checkpoint remembered; a later run refuses another genesis,
+another origin, a fork and a rollback.
 
 Exit status: 0 verified; 1 the ledger is wrong (fork, rollback, different
 genesis, any bad byte: the first bad height or entry is named); 2 the ledger
@@ -34,32 +37,40 @@ from ..ledger import merkle
 from ..ledger.canonical import CanonicalisationError
 from ..ledger.format import block_hash, entry_leaf, entry_problem, header_problem
 from ..ledger.keys import KeyFormatError, public_key_from_jwk, raw_public
+from ..ledger.note import ED25519, NoteError, Verifier, origin_problem, parse_vkey
+from ..ledger.tiles import WIDTH, TileRef
 from ..ledger.verify import BlockOutcome, ChainState, VerificationError, verify_block
-from .client import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ApiError, LedgerApi, Limits, parse_json
+from . import checkpoints
+from .checkpoints import LedgerFault
+from .client import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    ApiError,
+    BlockStream,
+    LedgerApi,
+    Limits,
+    NotJson,
+    TileBlockStream,
+    parse_json,
+)
 from .state import (
     ChainMemory,
     ChainStore,
     MemoryChain,
     StateError,
     StateLock,
+    TreeRow,
     default_state_dir,
     forget,
+    legacy_state_dir,
     lock_path,
+    move_legacy_state,
     normalise_url,
     state_path,
 )
 
 OK, BAD, UNREADABLE = 0, 1, 2
 _HASH = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-class LedgerFault(Exception):
-    """The API's ledger contradicts what was verified before (or what it must be), not one block's bytes."""
-
-    def __init__(self, kind: str, message: str):
-        self.kind = kind
-        self.message = message
-        super().__init__(f"{kind}: {message}")
 
 
 class Progress:
@@ -102,16 +113,23 @@ class ChainResult:
     seconds: float
     checked_blocks: int = 0
     checked_entries: int = 0
+    source: str = "memory"
+    origin: str | None = None
+    checkpoint: str = "no checkpoints served"
 
 
-def _result(memory: ChainMemory, started: float, checked_blocks: int, checked_entries: int) -> ChainResult:
+def _result(memory: ChainMemory, started: float, checked_blocks: int, checked_entries: int,
+            source: str = "memory", finish: Any = None) -> ChainResult:
     state = memory.state
     if state.height < 0:
         raise VerificationError(0, "there is no genesis block")
     genesis = memory.block_at(0)
     assert genesis is not None
-    return ChainResult(state.height + 1, state.log_size, state.hash, genesis.hash, memory.sealer_keys(),
-                       time.perf_counter() - started, checked_blocks, checked_entries)
+    result = ChainResult(state.height + 1, state.log_size, state.hash, genesis.hash, memory.sealer_keys(),
+                         time.perf_counter() - started, checked_blocks, checked_entries, source)
+    if finish is not None:
+        result.origin, result.checkpoint = finish.origin, finish.checkpoint
+    return result
 
 
 # --- one block after another, from whatever remembers the chain so far
@@ -135,12 +153,13 @@ def _departure(memory: ChainMemory, height: int, served: str | None, url: str | 
 
 
 def _check_block(memory: ChainMemory, block: Any, genesis: str | None,
-                 remembered: ChainMemory | None, url: str | None) -> BlockOutcome:
+                 remembered: ChainMemory | None, url: str | None, raw: list[bytes] | None = None) -> BlockOutcome:
     """Verify one block after ``memory``'s head and remember it; raise at the first fault.
 
     ``remembered``, when given, is what an earlier run verified: every height it
     holds must come back with the same hash, or the API's chain has departed
-    from it (a fork, or a different genesis).
+    from it (a fork, or a different genesis). ``raw``, when the entries were
+    read from entry bundles, holds their bytes: each must be its entry's JCS.
     """
     state = memory.state
     height = state.height + 1
@@ -153,13 +172,35 @@ def _check_block(memory: ChainMemory, block: Any, genesis: str | None,
             if served != row.hash:
                 fault = _departure(remembered, height, served, url)
                 raise LedgerFault(fault.kind, f"{fault.message}; and it does not verify: {exc}") from exc
-        raise
+        blamed = _bundle_blame(exc, block, state.log_size)
+        if blamed is exc:
+            raise
+        raise blamed from exc
     if height == 0 and genesis is not None and outcome.state.hash != genesis:
-        raise VerificationError(0, f"the genesis hash is {outcome.state.hash}, not the pinned {genesis}")
+        if url is None:
+            raise VerificationError(0, f"the genesis hash is {outcome.state.hash}, but --genesis is {genesis}")
+        raise LedgerFault("different genesis", f"--genesis {genesis}, but the API's genesis is {outcome.state.hash}")
     if remembered is not None and row is not None and row.hash != outcome.state.hash:
         raise _departure(remembered, height, outcome.state.hash, url)
+    if raw is not None:
+        for offset, (data, leaf) in enumerate(zip(raw, outcome.leaves, strict=True)):
+            if merkle.leaf_hash(data) != leaf:
+                raise VerificationError(height, "the entry bundle does not hold this entry's JCS (RFC 8785) bytes, "
+                                        "but another serialisation of it", index=state.log_size + offset,
+                                        entry_id=block["entries"][offset].get("id"))
     memory.remember(block["header"], outcome)
     return outcome
+
+
+def _bundle_blame(error: VerificationError, block: Any, first: int) -> VerificationError:
+    """The error, said more plainly when the entry it names came from bundle bytes that are not JSON."""
+    entries = block.get("entries") if isinstance(block, dict) else None
+    offset = None if error.index is None else error.index - first
+    if isinstance(entries, list) and offset is not None and 0 <= offset < len(entries) \
+            and isinstance(entries[offset], NotJson):
+        return VerificationError(error.height, f"the entry bundle's bytes for this entry are not a JSON entry "
+                                 f"({entries[offset].reason})", index=error.index)
+    return error
 
 
 def verify_blocks(blocks: Iterable[Any], progress: Progress | None = None, genesis: str | None = None,
@@ -256,24 +297,22 @@ def locate_changed_entry(api: LedgerApi | None, block: dict[str, Any], before: C
 
 def _vkey_problem(jwk: dict[str, Any], vkey: Any) -> tuple[str | None, str | None]:
     """(origin, None) if ``vkey`` is the C2SP signed-note verifier key of ``jwk``; else (None, why)."""
-    import base64
-    import hashlib
-
-    if not isinstance(vkey, str) or vkey.count("+") < 2:
+    if not isinstance(vkey, str):
         return None, "a vkey is <origin>+<key id>+<base64 key>"
-    # C2SP signed-note: a key name holds no "+"; the base64 key may.
-    origin, key_id, encoded = vkey.split("+", 2)
     try:
-        raw = base64.b64decode(encoded, validate=True)
+        verifier = parse_vkey(vkey)
+    except NoteError as exc:
+        return None, str(exc)
+    try:
         public = raw_public(public_key_from_jwk({k: jwk[k] for k in ("kty", "crv", "x", "kid")}))
-    except (ValueError, KeyError, KeyFormatError):
+    except (KeyError, KeyFormatError):
         return None, "the vkey is not base64 of a key"
-    if raw != b"\x01" + public:
+    if verifier.key_type != ED25519 or verifier.public != public:
         return None, "the vkey is not this key's Ed25519 verifier key"
-    expected = hashlib.sha256(origin.encode("utf-8") + b"\n\x01" + public).digest()[:4].hex()
-    if key_id != expected:
-        return None, "the vkey's key ID is not SHA-256(origin || 0x0A || 0x01 || key)[:4]"
-    return origin, None
+    problem = origin_problem(verifier.name)
+    if problem:
+        return None, f"the vkey's name is not an origin: {problem}"
+    return verifier.name, None
 
 
 def keys_problem(published: Any, sealers: list[dict[str, Any]]) -> str | None:
@@ -307,8 +346,19 @@ def keys_problem(published: Any, sealers: list[dict[str, Any]]) -> str | None:
 class Options:
     state_dir: Path
     genesis: str | None = None
+    origin: str | None = None
     progress: bool | None = None
+    tiles: bool | None = None  # None: through the entry bundles when the API serves them
     limits: Limits = field(default_factory=Limits)
+    legacy_dir: Path | None = None  # where earlier versions kept the state (the default directory only)
+
+
+@dataclass
+class Finish:
+    """What the end of a run found about the API's checkpoints and origin, for its one-line result."""
+
+    origin: str | None = None
+    checkpoint: str = "no checkpoints served"
 
 
 class Run:
@@ -320,6 +370,11 @@ class Run:
         self.options = options
         self.out, self.err = out, err
         self.path = state_path(options.state_dir, url)
+        self.source = "JSON pages"
+        if options.legacy_dir is not None and options.legacy_dir != options.state_dir:
+            moved = move_legacy_state(self.path, options.legacy_dir)
+            if moved is not None:
+                self.out.write(f"MOVED: the pins and verified state of {self.url} from {moved} to {self.path}\n")
 
     # -- steps shared by every command
 
@@ -328,6 +383,14 @@ class Run:
         if pinned is not None and pinned.genesis is not None and wanted is not None and wanted != pinned.genesis:
             raise LedgerFault("different genesis", f"--genesis {wanted} is not the genesis pinned for {self.url}, "
                               f"{pinned.genesis}; if the operator really started a new chain, run "
+                              f"`covenant-verify forget --api {self.url}` first")
+        self._check_origin_option(pinned)
+
+    def _check_origin_option(self, pinned: ChainStore | None) -> None:
+        wanted = self.options.origin
+        if pinned is not None and pinned.origin is not None and wanted is not None and wanted != pinned.origin:
+            raise LedgerFault("different origin", f"--origin {wanted} is not the origin pinned for {self.url}, "
+                              f"{pinned.origin}; if the operator really started a new log, run "
                               f"`covenant-verify forget --api {self.url}` first")
 
     def _head(self) -> tuple[dict[str, Any], int, str]:
@@ -378,8 +441,8 @@ class Run:
             height, served = self._first_difference(memory, verified.height, served_at_head)
             raise _departure(memory, height, served, self.url)
 
-    def _advance(self, memory: ChainStore, target: int, remembered: ChainStore | None) -> tuple[int, int]:
-        """Verify the API's blocks after ``memory``'s head up to ``target``; (blocks, entries) checked."""
+    def _advance(self, memory: ChainStore, target: int, size: int, remembered: ChainStore | None) -> tuple[int, int]:
+        """Verify the API's blocks after ``memory``'s head up to ``target`` (``size`` entries); (blocks, entries)."""
         start = memory.state.height + 1
         if start > target:
             return 0, 0
@@ -387,12 +450,12 @@ class Run:
         show = self.options.progress
         progress = Progress(total, self.err, self.err.isatty() and total >= 10 if show is None else show)
         checked = entries = 0
-        stream = self.api.blocks(start, target + 1)
+        stream = self._stream(start, target + 1, memory.state.log_size, size)
         try:
             for block in stream:
                 before = memory.state
                 try:
-                    outcome = _check_block(memory, block, self.options.genesis, remembered, self.url)
+                    outcome = _check_block(memory, block, self.options.genesis, remembered, self.url, stream.raw)
                 except VerificationError as exc:
                     stream.close()
                     if exc.index is None and exc.reason.startswith("log_root"):
@@ -409,6 +472,21 @@ class Run:
             progress.close()
         return checked, entries
 
+    def _stream(self, start: int, stop: int, first: int, size: int) -> BlockStream | TileBlockStream:
+        """Blocks ``start`` to ``stop - 1``: through the entry bundles if asked, or by default if the API has them."""
+        if self.options.tiles is False or first >= size:
+            return self.api.blocks(start, stop)
+        n = first // WIDTH
+        width = min(WIDTH, size - n * WIDTH)
+        bundle = self.api.bundle(n, width)
+        if bundle is None:
+            if self.options.tiles:
+                raise ApiError(f"the API serves no entry bundles (GET /{TileRef(None, n, width).path} answered 404); "
+                               "read its JSON pages with --no-tiles")
+            return self.api.blocks(start, stop)
+        self.source = "entry bundles"
+        return self.api.tiles(start, stop, first, size, first_bundle=bundle)
+
     def _announce_pin(self, genesis: str) -> None:
         if self.options.genesis is not None:
             self.out.write(f"PINNED: genesis {genesis} for {self.url}, as --genesis gave it (state: {self.path})\n")
@@ -416,13 +494,142 @@ class Run:
             self.out.write(f"TOFU: first use of {self.url}: pinned its genesis {genesis} (state: {self.path}). "
                            "Check it against the genesis hash the operator publishes; later runs refuse any other.\n")
 
-    def _check_head_and_keys(self, memory: ChainStore, head: dict[str, Any], head_hash: str) -> None:
+    def _finish(self, memory: ChainStore, head: dict[str, Any], head_hash: str) -> Finish:
+        """After the blocks: the head, /keys, the served checkpoints and the origin; pins what is new."""
         state = memory.state
         if head.get("hash") != head_hash or state.hash != head_hash:
             raise VerificationError(state.height, "the head the API announces is not the block it serves")
-        problem = keys_problem(self.api.get("/keys").get("keys"), memory.sealer_keys())
+        published = self.api.get("/keys").get("keys")
+        problem = keys_problem(published, memory.sealer_keys())
         if problem:
             raise VerificationError(state.height, problem)
+        assert isinstance(published, list)
+        vkeys = {key["kid"]: key["vkey"] for key in published if "vkey" in key}
+        self._check_remembered_tree(memory)
+        finish, verified = self._check_checkpoints(memory, head["header"], vkeys)
+        origin = finish.origin or next((parse_vkey(v).name for v in vkeys.values()), None)
+        finish.origin = self._settle_origin(memory, origin)
+        newest = memory.checkpoint
+        if verified is not None and (newest is None or verified.size >= newest.size):
+            memory.remember_checkpoint(verified)
+        return finish
+
+    def _check_checkpoints(self, memory: ChainStore, header: dict[str, Any],
+                           vkeys: dict[str, str]) -> tuple[Finish, TreeRow | None]:
+        """The head block's checkpoint and the newest one must agree with the verified headers.
+
+        Returns what to say and the newest tree they verified (to remember once the origin is settled).
+        """
+        state = memory.state
+        head_text = self.api.checkpoint(state.height)
+        newest_text = self.api.checkpoint()
+        if head_text is None and newest_text is None:
+            return Finish(), None
+        where = f"/blocks/{state.height}/checkpoint"
+        if head_text is None:
+            raise LedgerFault("missing checkpoint", f"the API serves /checkpoint but no checkpoint of its head, "
+                              f"block {state.height} ({where} answered 404)")
+        sealer = header["sealer"]
+        if sealer not in vkeys:
+            raise LedgerFault("bad checkpoint", f"/keys gives no vkey for the sealer key {sealer} of block "
+                              f"{state.height}, so its checkpoint cannot be checked")
+        verifier = parse_vkey(vkeys[sealer])
+        served = checkpoints.open_served(head_text, verifier, where)
+        if (served.size, served.root.hex()) != (state.log_size, state.log_root):
+            raise LedgerFault("bad checkpoint", f"{where} is of {served.size} entries with root {served.root.hex()}, "
+                              f"but the verified block {state.height} has {state.log_size} entries and root "
+                              f"{state.log_root}")
+        verified = checkpoints.tree_of(served, head_text)
+        said = f"the head's checkpoint verifies with the vkey of /keys ({checkpoints.describe(verifier)})"
+        if newest_text is not None and newest_text != head_text:
+            newer, note = self._newest_checkpoint(memory, newest_text, verifier.name, vkeys)
+            if newer is not None:
+                verified = newer
+            said += f"; {note}"
+        return Finish(origin=verifier.name, checkpoint=said), verified
+
+    def _newest_checkpoint(self, memory: ChainStore, text: bytes, origin: str,
+                           vkeys: dict[str, str]) -> tuple[TreeRow | None, str]:
+        """/checkpoint when it is not the head's: an older verified block's, or a newer tree consistent with it."""
+        state = memory.state
+        sealers = {jwk["kid"] for jwk in memory.sealer_keys()}
+        signed = checkpoints.signers(text, "/checkpoint")
+        known = [parse_vkey(v) for kid, v in vkeys.items() if kid in sealers]
+        verifier = next((v for v in known if (v.name, v.key_id) in signed), None)
+        if verifier is None:
+            # A key the verified chain does not hold yet may seal a block added since the head was read.
+            served = _checkpoint_size(text)
+            if served is not None and served > state.log_size:
+                return None, (f"/checkpoint (of {served} entries, newer than the verified head) is signed by no "
+                              "sealer key of the verified chain: not checked")
+            raise LedgerFault("bad checkpoint", f"/checkpoint has no signature by a sealer key of the verified chain "
+                              f"under the origin {origin}")
+        if verifier.name != origin:
+            raise LedgerFault("bad checkpoint", f"/checkpoint is signed under the name {verifier.name}, not the "
+                              f"origin {origin}")
+        tree = checkpoints.tree_of(checkpoints.open_served(text, verifier, "/checkpoint"), text)
+        if tree.size <= state.log_size:
+            row = memory.block_of_size(tree.size)
+            if row is None or row.log_root != tree.root:
+                shown = "no verified block has that size" if row is None else f"the verified block of that size " \
+                                                                                f"has root {row.log_root}"
+                raise LedgerFault("bad checkpoint", f"/checkpoint is of {tree.size} entries with root {tree.root}, "
+                                  f"but {shown}")
+            return None, f"/checkpoint is the verified block's of {tree.size} entries"
+        head = TreeRow(state.log_size, state.log_root)
+        relation = checkpoints.compare(head, tree, self._consistency_proof, "/checkpoint")
+        return tree, f"/checkpoint, of {tree.size} entries sealed since the head was read, is {relation}"
+
+    def _consistency_proof(self, first: int, second: int) -> dict[str, Any]:
+        return self.api.get("/proofs/consistency", first=first, second=second)
+
+    def _check_remembered_tree(self, memory: ChainStore) -> None:
+        """The last checkpoint verified for this URL must be a tree of the verified chain."""
+        remembered, state = memory.checkpoint, memory.state
+        if remembered is None:
+            return
+        if remembered.size > state.log_size:
+            raise LedgerFault("rollback", f"the API's chain holds {state.log_size} entries (head at height "
+                              f"{state.height}, {state.hash}), but a checkpoint of {remembered.size} entries (root "
+                              f"{remembered.root}) was verified before")
+        row = memory.block_of_size(remembered.size)
+        if row is None or row.log_root != remembered.root:
+            shown = (f"no block of the API's chain holds {remembered.size} entries" if row is None
+                     else f"the API's block of {remembered.size} entries has root {row.log_root}")
+            raise LedgerFault("fork", f"the checkpoint of {remembered.size} entries verified before has root "
+                              f"{remembered.root}, but {shown}")
+
+    def _settle_origin(self, memory: ChainStore, served: str | None) -> str | None:
+        """The API's origin against --origin and the pin; pinned on first use. The origin in force."""
+        wanted, pinned = self.options.origin, memory.origin
+        if served is not None:
+            if wanted is not None and wanted != served:
+                raise LedgerFault("different origin", f"--origin {wanted}, but the API's origin (its checkpoints' "
+                                  f"key name) is {served}")
+            if pinned is not None and pinned != served:
+                raise LedgerFault("different origin", f"the API's origin is {served}, but the pinned origin is "
+                                  f"{pinned}; if the operator really started a new log, run "
+                                  f"`covenant-verify forget --api {self.url}`")
+            problem = checkpoints.local_origin_problem(served, memory.genesis)
+            if problem:
+                raise LedgerFault("different origin", problem)
+        if pinned is None:
+            origin = served or wanted
+            if origin is not None:
+                memory.pin_origin(origin)
+                self._announce_origin(origin, served is not None)
+            return origin
+        return pinned
+
+    def _announce_origin(self, origin: str, served: bool) -> None:
+        if self.options.origin is not None:
+            checked = "" if served else " (the API serves no checkpoints yet: it will be checked when it does)"
+            self.out.write(f"PINNED: origin {origin} for {self.url}, as --origin gave it{checked} "
+                           f"(state: {self.path})\n")
+        else:
+            self.out.write(f"TOFU: pinned the origin {origin} for {self.url}, the key name of its checkpoints "
+                           f"(state: {self.path}). Check it against the origin the operator publishes; later runs "
+                           "refuse any other.\n")
 
     # -- the whole chain, from genesis
 
@@ -443,14 +650,21 @@ class Run:
             scratch.unlink(missing_ok=True)
             new = ChainStore.open(scratch, self.url, create=True)
             assert new is not None
+            if old is not None:
+                new.adopt_pins(old)
+            contradicted = False
             try:
-                blocks, entries = self._advance(new, height, old)
-                self._check_head_and_keys(new, head, head_hash)
+                blocks, entries = self._advance(new, height, int(head["header"]["log_size"]), old)
+                finish = self._finish(new, head, head_hash)
                 new.mark_verified()
-                return _result(new, started, blocks, entries)
+                return _result(new, started, blocks, entries, self.source, finish)
+            except LedgerFault:
+                contradicted = True
+                raise
             finally:
-                # Keep what was verified, unless that would forget a head verified before.
-                if new.state.height >= (old.state.height if old is not None else 0):
+                # Keep what was verified, unless that would forget a head verified before, or the API
+                # contradicts what was pinned or checked before (then nothing it served is kept).
+                if not contradicted and new.state.height >= (old.state.height if old is not None else 0):
                     if old is not None:
                         old.close()
                     new.replace(self.path)
@@ -478,8 +692,8 @@ class Run:
             self._check_genesis_option(store)
             head, height, head_hash = self._head()
             self._check_history(store, height, head_hash)
-            self._advance(store, height, None)
-            self._check_head_and_keys(store, head, head_hash)
+            self._advance(store, height, int(head["header"]["log_size"]), None)
+            self._finish(store, head, head_hash)
             store.mark_verified()
             store.commit()
         except BaseException:
@@ -570,6 +784,43 @@ class Run:
         return (f"the verified log at height {first} ({low.log_size} entries) is a prefix of the log at height "
                 f"{second} ({high.log_size} entries): the API's consistency proof leads to both verified roots")
 
+    # -- the log's checkpoint alone
+
+    def checkpoint(self, verifier: Verifier) -> str:
+        with StateLock(lock_path(self.path)):
+            store = ChainStore.open(self.path, self.url, create=True)
+            assert store is not None
+            try:
+                said = self._checkpoint(store, verifier)
+                store.commit()
+                return said
+            finally:
+                store.close()
+
+    def _checkpoint(self, store: ChainStore, verifier: Verifier) -> str:
+        """GET /checkpoint: signed by ``verifier``, of the pinned origin, consistent with the newest tree verified."""
+        self._check_origin_option(store)
+        wanted, pinned = self.options.origin, store.origin
+        for name, origin in (("--origin", wanted), ("the origin pinned for " + self.url, pinned)):
+            if origin is not None and origin != verifier.name:
+                raise LedgerFault("different origin", f"--vkey is a key of the origin {verifier.name}, but {name} is "
+                                  f"{origin}")
+        text = self.api.checkpoint()
+        if text is None:
+            raise ApiError("GET /checkpoint answered 404: the API serves no checkpoints")
+        served = checkpoints.open_served(text, verifier, "/checkpoint")
+        new = checkpoints.tree_of(served, text)
+        old = store.newest_tree()
+        relation = checkpoints.compare(old, new, self._consistency_proof)
+        self._settle_origin(store, served.origin)
+        remembered = store.checkpoint
+        if remembered is None or new.size >= remembered.size:
+            store.remember_checkpoint(new)
+        if old is None:
+            relation = f"the first checkpoint verified for {self.url}"
+        return (f"checkpoint of {new.size} entries (root {new.root}) signed by {checkpoints.describe(verifier)}; "
+                f"{relation}")
+
     # -- state on its own
 
     def forget(self) -> str:
@@ -579,10 +830,10 @@ class Run:
             if store is not None:
                 store.close()
             forget(self.path)
-        if info is None or info["genesis"] is None:
+        if info is None or (info["genesis"] is None and info["origin"] is None and info["checkpoint"] is None):
             return f"nothing was pinned for {self.url}"
-        return (f"forgot {self.url}: pinned genesis {info['genesis']}, verified up to height {info['height']} "
-                f"({self.path} deleted)")
+        return (f"forgot {self.url}: pinned genesis {info['genesis']}, origin {info['origin']}, verified up to "
+                f"height {info['height']} ({self.path} deleted)")
 
     def describe(self) -> str:
         store = ChainStore.open(self.path, self.url)
@@ -592,9 +843,27 @@ class Run:
             info = store.info()
         finally:
             store.close()
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(info["verified_ms"] or 0) / 1000))
-        return (f"{self.url}: genesis {info['genesis']} pinned; verified up to height {info['height']} "
-                f"({info['log_size']} entries, head {info['hash']}) at {when}; state {self.path}")
+
+        def when(ms: str | None) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(ms or 0) / 1000))
+
+        genesis = f"genesis {info['genesis']} pinned" if info["genesis"] else "no genesis pinned"
+        origin = f"origin {info['origin']} pinned" if info["origin"] else "no origin pinned"
+        checkpoint = info["checkpoint"]
+        checked = (f"last checkpoint verified: {checkpoint[0]} entries, root {checkpoint[1]}, at "
+                   f"{when(info['checkpoint_ms'])}" if checkpoint else "no checkpoint verified")
+        return (f"{self.url}: {genesis}; {origin}; verified up to height {info['height']} "
+                f"({info['log_size']} entries, head {info['hash']}) at {when(info['verified_ms'])}; {checked}; "
+                f"state {self.path}")
+
+
+def _checkpoint_size(text: bytes) -> int | None:
+    """The size a note's body claims, unverified (to tell a checkpoint newer than the verified head)."""
+    try:
+        lines = text.decode("utf-8").split("\n")
+        return int(lines[1]) if len(lines) > 1 and lines[1].isascii() and lines[1].isdigit() else None
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 def export(api: LedgerApi, out: str) -> int:
@@ -618,6 +887,26 @@ def _genesis(value: str) -> str:
     return value.lower()
 
 
+def _origin(value: str) -> str:
+    problem = origin_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def _vkey(value: str) -> Verifier:
+    try:
+        verifier = parse_vkey(value)
+    except NoteError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if verifier.key_type != ED25519:
+        raise argparse.ArgumentTypeError("a log's vkey has the Ed25519 type byte 0x01 (0x04 is a cosigner's)")
+    problem = origin_problem(verifier.name)
+    if problem:
+        raise argparse.ArgumentTypeError(f"a log's vkey is named by its origin: {problem}")
+    return verifier
+
+
 def _positive(kind: type[float] | type[int]) -> Any:
     def parse(value: str) -> float | int:
         number = kind(value)
@@ -639,9 +928,11 @@ def _parser() -> argparse.ArgumentParser:
                          help=f"largest answer read, in bytes (default {DEFAULT_MAX_BYTES:,})")
     stateful = argparse.ArgumentParser(add_help=False)
     stateful.add_argument("--state-dir", type=Path, default=None,
-                          help="where the pinned genesis and verified head of each URL are kept "
-                               "(default $XDG_STATE_HOME/covenant-verify or ~/.local/state/covenant-verify)")
-    pinned = argparse.ArgumentParser(add_help=False)
+                          help="where the pins, last checkpoint and verified head of each URL are kept "
+                               "(default $XDG_CONFIG_HOME/covenant/verify or ~/.config/covenant/verify)")
+    origin = argparse.ArgumentParser(add_help=False)
+    origin.add_argument("--origin", type=_origin, help="the log's origin you trust (its checkpoints' key name)")
+    pinned = argparse.ArgumentParser(add_help=False, parents=[origin])
     pinned.add_argument("--genesis", type=_genesis, help="the genesis block hash you trust")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -652,6 +943,17 @@ def _parser() -> argparse.ArgumentParser:
     bar = chain.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None)
     bar.add_argument("--no-progress", dest="progress", action="store_false")
+    tiles = chain.add_mutually_exclusive_group()
+    tiles.add_argument("--tiles", dest="tiles", action="store_true", default=None,
+                       help="read the entries from the C2SP entry bundles (the default when the API serves them)")
+    tiles.add_argument("--no-tiles", dest="tiles", action="store_false",
+                       help="read the entries from the JSON pages of GET /blocks/{h}")
+
+    check = commands.add_parser("checkpoint", parents=[reading, stateful, origin],
+                                help="check the log's signed checkpoint and its consistency with the last one")
+    check.add_argument("--api", required=True)
+    check.add_argument("--vkey", type=_vkey, required=True,
+                       help="the log's C2SP verifier key, <origin>+<key ID>+<base64 key> (GET /keys shows it)")
 
     inclusion = commands.add_parser("inclusion", parents=[reading, stateful, pinned],
                                     help="prove one entry is in the verified log")
@@ -662,7 +964,7 @@ def _parser() -> argparse.ArgumentParser:
     consistency.add_argument("--api", required=True)
     consistency.add_argument("--from", dest="first", type=int, required=True, help="the earlier block height")
     consistency.add_argument("--to", dest="second", type=int, required=True, help="the later block height")
-    for command in (inclusion, consistency):
+    for command in (inclusion, consistency, check):
         command.set_defaults(progress=None)
     dump = commands.add_parser("export", parents=[reading], help="save every block as JSON lines")
     dump.add_argument("--api", required=True)
@@ -670,7 +972,7 @@ def _parser() -> argparse.ArgumentParser:
     state = commands.add_parser("state", parents=[stateful], help="show what is pinned and verified for a URL")
     state.add_argument("--api", required=True)
     drop = commands.add_parser("forget", parents=[stateful],
-                               help="forget a URL's pinned genesis and verified head (a new chain at that URL)")
+                               help="forget a URL's pins, checkpoint and verified head (a new chain at that URL)")
     drop.add_argument("--api", required=True)
     return parser
 
@@ -693,12 +995,18 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         out.write(f"OK: exported {exported} blocks to {args.out}\n")
         return
     options = Options(state_dir=args.state_dir or default_state_dir(), genesis=getattr(args, "genesis", None),
-                      progress=getattr(args, "progress", None), limits=limits)
+                      origin=getattr(args, "origin", None), progress=getattr(args, "progress", None),
+                      tiles=getattr(args, "tiles", None), limits=limits,
+                      legacy_dir=None if args.state_dir else legacy_state_dir())
     run = Run(args.api, options, out, err)
     if args.command == "chain":
         result = run.chain()
-        out.write(f"OK: {result.blocks} blocks and {result.entries} entries verified ({_rate(result)}); "
-                  f"genesis {result.genesis} (pinned); head {result.head_hash}\n")
+        origin = f"origin {result.origin} (pinned)" if result.origin else "no origin served"
+        out.write(f"OK: {result.blocks} blocks and {result.entries} entries verified ({_rate(result)}, "
+                  f"{result.source}); genesis {result.genesis} (pinned); head {result.head_hash}; {origin}; "
+                  f"{result.checkpoint}\n")
+    elif args.command == "checkpoint":
+        out.write("OK: " + run.checkpoint(args.vkey) + "\n")
     elif args.command == "inclusion":
         out.write("OK: " + run.inclusion(args.entry) + "\n")
     elif args.command == "consistency":
@@ -712,7 +1020,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "chain" and args.file and (args.origin is not None or args.tiles is not None):
+        parser.error("--origin, --tiles and --no-tiles need --api (an export holds no checkpoints nor tiles)")
     try:
         _run(args, out, err)
     except LedgerFault as exc:

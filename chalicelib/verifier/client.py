@@ -27,13 +27,18 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote, urlencode, urlsplit
 
+from ..ledger.note import MAX_NOTE_BYTES
+from ..ledger.tiles import MAX_BUNDLE_ENTRY, WIDTH, TileError, TileRef, unbundle
+
 PAGE = 1000
+MAX_BUNDLE_BYTES = WIDTH * (2 + MAX_BUNDLE_ENTRY)  # 256 entries of at most 65,535 bytes, each after its length
+T = TypeVar("T")
 MAX_JSON_DEPTH = 128
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -126,7 +131,23 @@ class LedgerApi:
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         """GET ``path`` and return its JSON object; ApiError on anything else."""
+        body = self.read(path, **params)
+        assert body is not None
+        value = parse_json(body, f"GET {path}")
+        if not isinstance(value, dict):
+            raise ApiError(f"GET {path} did not answer a JSON object")
+        return value
+
+    def read(self, path: str, accept: str = "application/json", cap: int | None = None, missing: bool = False,
+             **params: Any) -> bytes | None:
+        """The body of a 200 answer to GET ``path`` (at most ``cap`` bytes, and never more than ``max_bytes``).
+
+        With ``missing``, a 404 answers None (a route or object the API does
+        not serve); any other answer but 200 raises ApiError, after retrying
+        connection failures and 5xx answers.
+        """
         target = self._prefix + path + ("?" + urlencode(params) if params else "")
+        cap = self.limits.max_bytes if cap is None else min(cap, self.limits.max_bytes)
         delay = 0.2
         last: Exception | None = None
         for attempt in range(max(1, self.limits.attempts)):
@@ -134,15 +155,14 @@ class LedgerApi:
                 time.sleep(delay)
                 delay *= 2
             try:
-                status, body = self._once(path, target)
+                status, body = self._once(path, target, accept, cap)
             except _Transient as exc:
                 last = exc
                 continue
             if status == 200:
-                value = parse_json(body, f"GET {path}")
-                if not isinstance(value, dict):
-                    raise ApiError(f"GET {path} did not answer a JSON object")
-                return value
+                return body
+            if status == 404 and missing:
+                return None
             if status >= 500:
                 last = ApiError(f"GET {path} answered {status}: {_error_text(body)}")
                 continue
@@ -158,8 +178,8 @@ class LedgerApi:
                                                context=ssl.create_default_context())
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
-    def _once(self, path: str, target: str) -> tuple[int, bytes]:
-        timeout, cap = self.limits.timeout, self.limits.max_bytes
+    def _once(self, path: str, target: str, accept: str, cap: int) -> tuple[int, bytes]:
+        timeout = self.limits.timeout
         connection = self._connection()
         with self._lock:
             if self._closed:
@@ -176,8 +196,7 @@ class LedgerApi:
         deadline = time.monotonic() + timeout
         timer.start()
         try:
-            connection.request("GET", target, headers={"Accept": "application/json",
-                                                       "User-Agent": "covenant-verify"})
+            connection.request("GET", target, headers={"Accept": accept, "User-Agent": "covenant-verify"})
             response = connection.getresponse()
             length = response.getheader("Content-Length")
             if length is not None and length.strip().isdigit() and int(length) > cap:
@@ -256,6 +275,38 @@ class LedgerApi:
     def blocks(self, start: int, stop: int, ahead: int = 4) -> BlockStream:
         return BlockStream(self, start, stop, ahead)
 
+    # --- the calls added with checkpoints and tiles
+
+    def checkpoint(self, height: int | None = None) -> bytes | None:
+        """The signed checkpoint note of ``/checkpoint`` (or of block ``height``); None if the API serves none."""
+        path = "/checkpoint" if height is None else f"/blocks/{height}/checkpoint"
+        return self.read(path, accept="text/plain", cap=MAX_NOTE_BYTES, missing=True)
+
+    def bundle(self, n: int, width: int) -> list[bytes] | None:
+        """The first ``width`` entries (JCS bytes) of entry bundle ``n``; None if the API serves it in no form.
+
+        A partial bundle is asked for first, then the full one (C2SP
+        tlog-tiles: a partial tile may be gone once the tile is full). A bundle
+        that does not hold exactly the entries its path names is refused.
+        """
+        wanted = TileRef(None, n, width)
+        for ref in [wanted] if wanted.full else [wanted, TileRef(None, n)]:
+            data = self.read("/" + ref.path, accept="application/octet-stream", cap=MAX_BUNDLE_BYTES, missing=True)
+            if data is None:
+                continue
+            try:
+                entries = unbundle(data)
+            except TileError as exc:
+                raise ApiError(f"GET /{ref.path}: {exc}") from exc
+            if len(entries) != ref.width:
+                raise ApiError(f"GET /{ref.path}: the bundle holds {len(entries)} entries, not {ref.width}")
+            return entries[:width]
+        return None
+
+    def tiles(self, start: int, stop: int, first: int, size: int, ahead: int = 4,
+              first_bundle: list[bytes] | None = None) -> TileBlockStream:
+        return TileBlockStream(self, start, stop, first, size, ahead, first_bundle)
+
 
 def _shut(connection: http.client.HTTPConnection) -> None:
     sock = connection.sock
@@ -272,19 +323,21 @@ def _error_text(body: bytes) -> str:
         return "error"
 
 
-class BlockStream:
-    """Blocks ``start`` to ``stop - 1`` in order, fetched ``ahead`` at a time by daemon threads.
+class Prefetch(Generic[T]):
+    """``fetch(api, n)`` for n from ``start`` to ``stop - 1``, in order, fetched ``ahead`` at a time by daemon threads.
 
     ``close()`` (or leaving a ``with`` block) stops the threads and shuts their
-    sockets at once: a failure never waits for blocks being prefetched.
+    sockets at once: a failure never waits for what is being prefetched. At most
+    ``2 * ahead`` results wait for the reader, so memory stays bounded.
     """
 
-    def __init__(self, api: LedgerApi, start: int, stop: int, ahead: int = 4):
+    def __init__(self, api: LedgerApi, start: int, stop: int, fetch: Callable[[LedgerApi, int], T], ahead: int = 4):
         self._api = api.clone()
+        self._fetch = fetch
         self._condition = threading.Condition()
-        self._results: dict[int, tuple[dict[str, Any] | None, BaseException | None]] = {}
-        self._following = start  # the next height a thread takes
-        self._wanted = start  # the next height the reader takes
+        self._results: dict[int, tuple[T | None, BaseException | None]] = {}
+        self._following = start  # the next number a thread takes
+        self._wanted = start  # the next number the reader takes
         self._stop = stop
         self._window = max(1, ahead) * 2
         self._closed = False
@@ -299,32 +352,31 @@ class BlockStream:
                     self._condition.wait()
                 if self._closed or self._following >= self._stop:
                     return
-                height = self._following
+                number = self._following
                 self._following += 1
             try:
-                result: tuple[dict[str, Any] | None, BaseException | None] = (self._api.block(height), None)
+                result: tuple[T | None, BaseException | None] = (self._fetch(self._api, number), None)
             except BaseException as exc:  # handed to the reader, raised there
                 result = (None, exc)
             with self._condition:
-                self._results[height] = result
+                self._results[number] = result
                 self._condition.notify_all()
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[T]:
         return self
 
-    def __next__(self) -> dict[str, Any]:
+    def __next__(self) -> T:
         with self._condition:
             if self._closed or self._wanted >= self._stop:
                 raise StopIteration
             while self._wanted not in self._results:
                 self._condition.wait()
-            block, error = self._results.pop(self._wanted)
+            value, error = self._results.pop(self._wanted)
             self._wanted += 1
             self._condition.notify_all()
         if error is not None:
             raise error
-        assert block is not None
-        return block
+        return cast(T, value)
 
     def close(self) -> None:
         with self._condition:
@@ -333,9 +385,130 @@ class BlockStream:
             self._condition.notify_all()
         self._api.close()
 
-    def __enter__(self) -> BlockStream:
+    def __enter__(self) -> Prefetch[T]:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+class BlockStream(Prefetch[dict[str, Any]]):
+    """Blocks ``start`` to ``stop - 1`` in order, every entry through the JSON pages of ``GET /blocks/{h}``."""
+
+    raw: list[bytes] | None = None  # JSON pages carry no entry bytes
+
+    def __init__(self, api: LedgerApi, start: int, stop: int, ahead: int = 4):
+        super().__init__(api, start, stop, LedgerApi.block, ahead)
+
+
+class TileBlockStream:
+    """Blocks ``start`` to ``stop - 1`` in order: headers from ``GET /blocks/{h}?limit=1``, entries from bundles.
+
+    ``first`` is the log index of block ``start``'s first entry and ``size``
+    the log size at block ``stop - 1`` (the API's head): no entry at or beyond
+    ``size`` is ever read, whatever a header's ``count`` says. A block's entries
+    are parsed from the bundles' bytes, which ``raw`` keeps for the block last
+    returned, so that the caller can check they are the entries' JCS. Bundles
+    the API no longer serves (a partial one that a newer checkpoint replaced)
+    are read as JSON pages instead.
+    """
+
+    def __init__(self, api: LedgerApi, start: int, stop: int, first: int, size: int, ahead: int = 4,
+                 first_bundle: list[bytes] | None = None):
+        self._api = api
+        self._size = size
+        self._position = first  # the log index of the next block's first entry
+        self._height = start
+        self._bundle_start = first - first % WIDTH  # the log index of buffer[0]
+        self._buffer: list[bytes] = []
+        self._unbundled = False  # the bundles ran out: JSON pages from here on
+        self.raw: list[bytes] | None = None
+        bundles = range(first // WIDTH, -(-size // WIDTH))
+        self._headers: Prefetch[dict[str, Any]] = Prefetch(api, start, stop, _header_page, ahead)
+        skip = 1 if first_bundle is not None else 0
+        self._bundles: Prefetch[list[bytes] | None] = Prefetch(
+            api, bundles.start + skip, bundles.stop, lambda a, n: a.bundle(n, _width(n, size)), max(1, ahead // 2))
+        if first_bundle is not None:
+            self._buffer = list(first_bundle)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        page = next(self._headers)
+        height = self._height
+        self._height += 1
+        header = page.get("header")
+        count = header.get("count") if isinstance(header, dict) else None
+        count = count if type(count) is int and count >= 0 else 0
+        # Never beyond the head's size: a lying count gets what there is, and fails verification.
+        stop = min(self._position + count, self._size)
+        entries: list[Any] = []
+        raw: list[bytes] | None = None
+        if not self._unbundled:
+            raw = self._take(stop)
+        if raw is None:
+            self._unbundled = True
+            block = self._api.block(height)
+            entries = block["entries"]
+            if (block["header"], block["hash"], block["sig"]) != (header, page.get("hash"), page.get("sig")):
+                raise ApiError(f"block {height}: its pages disagree on the block's header, hash or signature")
+        else:
+            entries = [_entry_of(data) for data in raw]
+        self._position += count
+        self.raw = raw
+        return {"header": header, "hash": page.get("hash"), "sig": page.get("sig"), "entries": entries}
+
+    def _take(self, stop: int) -> list[bytes] | None:
+        """The bytes of entries ``position`` to ``stop - 1`` from the bundles; None once a bundle is not served."""
+        while self._bundle_start + len(self._buffer) < stop:
+            try:
+                more = next(self._bundles)
+            except StopIteration:
+                raise ApiError(f"the entry bundles end before log index {stop}") from None
+            if more is None:
+                return None
+            self._buffer.extend(more)
+        skip = self._position - self._bundle_start
+        taken = self._buffer[skip:stop - self._bundle_start]
+        # Drop what no later block needs (whole bundles only, so that indices stay simple).
+        done = (stop - self._bundle_start) // WIDTH * WIDTH
+        if done:
+            del self._buffer[:done]
+            self._bundle_start += done
+        return taken
+
+    def close(self) -> None:
+        self._headers.close()
+        self._bundles.close()
+        self._api.close() if False else None
+
+    def __enter__(self) -> TileBlockStream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+
+class NotJson:
+    """A bundle entry whose bytes are not a JSON object: verification names its index."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _entry_of(data: bytes) -> Any:
+    try:
+        return parse_json(data, "an entry of an entry bundle")
+    except ApiError as exc:
+        return NotJson(str(exc))
+
+
+def _header_page(api: LedgerApi, height: int) -> dict[str, Any]:
+    return api.get(f"/blocks/{height}", limit=1)
+
+
+def _width(n: int, size: int) -> int:
+    return min(WIDTH, size - n * WIDTH)

@@ -1,14 +1,17 @@
 """What covenant-verify remembers, per API URL, so that no server can show it two histories.
 
 One SQLite file per URL (standard library only) in the state directory:
-``--state-dir``, else ``$XDG_STATE_HOME/covenant-verify``, else
-``~/.local/state/covenant-verify``. Its name is the first 32 hex characters of
-SHA-256 of the normalised URL, ``.sqlite3``. It holds:
+``--state-dir``, else ``$XDG_CONFIG_HOME/covenant/verify``, else
+``~/.config/covenant/verify`` (a pin is configuration, like ssh's
+known_hosts: the state used to live in ``$XDG_STATE_HOME/covenant-verify``,
+and a URL's file found there is moved on first use). Its name is the first 32
+hex characters of SHA-256 of the normalised URL, ``.sqlite3``. It holds:
 
-- ``meta``: the URL, the pinned genesis hash (trusted on first use, or as
-  ``--genesis`` gave it), when it was pinned and last verified, and the
-  verified head's ``ChainState`` (height, hash, log size, Merkle frontier,
-  stamp node);
+- ``meta``: the URL, the pins (the genesis hash and the log's origin, trusted
+  on first use or as ``--genesis`` and ``--origin`` gave them, with when they
+  were pinned), the last checkpoint verified (tree size, root and the signed
+  note), when the URL was last verified, and the verified head's
+  ``ChainState`` (height, hash, log size, Merkle frontier, stamp node);
 - ``blocks``: for every verified height, its hash, log size and log root
   (inclusion and consistency answers come from here, never from the server);
 - ``keys``, ``nonces``, ``ids``: the key records with their owners, the
@@ -49,6 +52,14 @@ class BlockRow(NamedTuple):
     hash: str
     log_size: int
     log_root: str
+
+
+class TreeRow(NamedTuple):
+    """A verified tree: its size, its root (hex) and, for a checkpoint, the signed note."""
+
+    size: int
+    root: str
+    note: str | None = None
 
 
 class ChainMemory(Protocol):
@@ -114,9 +125,41 @@ class MemoryChain:
 
 # --- where state lives
 
+def _xdg(variable: str, fallback: Path) -> Path:
+    """An XDG base directory: the variable if it holds an absolute path (the spec ignores others), else fallback."""
+    value = os.environ.get(variable, "")
+    return Path(value) if value and os.path.isabs(value) else fallback
+
+
 def default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / APP
+    """Where pins and verified heads live by default: the user's configuration directory."""
+    return _xdg("XDG_CONFIG_HOME", Path.home() / ".config") / "covenant" / "verify"
+
+
+def legacy_state_dir() -> Path:
+    """Where earlier versions kept them (moved to ``default_state_dir`` on first use)."""
+    return _xdg("XDG_STATE_HOME", Path.home() / ".local" / "state") / APP
+
+
+def move_legacy_state(path: Path, legacy_dir: Path) -> Path | None:
+    """Move a URL's state file from ``legacy_dir`` to ``path`` if only the old one exists; the old path if moved."""
+    old = legacy_dir / path.name
+    if path.exists() or not old.is_file():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import shutil
+
+    # A hot journal (a run that was killed) travels with its database.
+    for suffix in ("-journal", ""):
+        source, target = old.with_name(old.name + suffix), path.with_name(path.name + suffix)
+        if not source.exists():
+            continue
+        try:
+            shutil.move(source, target)
+        except OSError as exc:
+            raise StateError(f"cannot move the state file {source} to {target}: {exc}") from exc
+    old.with_name(old.name + ".lock").unlink(missing_ok=True)
+    return old
 
 
 def normalise_url(url: str) -> str:
@@ -227,8 +270,53 @@ class ChainStore:
     def genesis(self) -> str | None:
         return self._meta("genesis")
 
+    @property
+    def origin(self) -> str | None:
+        return self._meta("origin")
+
+    def pin_origin(self, origin: str) -> None:
+        self._set("origin", origin)
+        self._set("origin_ms", str(time.time_ns() // 1_000_000))
+
+    @property
+    def checkpoint(self) -> TreeRow | None:
+        """The newest checkpoint verified for this URL (by ``checkpoint`` or ``chain``)."""
+        text = self._meta("checkpoint")
+        if text is None:
+            return None
+        value = json.loads(text)
+        return TreeRow(int(value["size"]), str(value["root"]), value.get("note"))
+
+    def remember_checkpoint(self, tree: TreeRow) -> None:
+        self._set("checkpoint", json.dumps({"size": tree.size, "root": tree.root, "note": tree.note},
+                                           separators=(",", ":")))
+        self._set("checkpoint_ms", str(time.time_ns() // 1_000_000))
+
+    def newest_tree(self) -> TreeRow | None:
+        """The largest tree verified for this URL: the last checkpoint or the verified head, whichever is larger."""
+        trees = [t for t in (self.checkpoint, TreeRow(self._state.log_size, self._state.log_root)
+                             if self._state.height >= 0 else None) if t is not None]
+        return max(trees, key=lambda t: t.size) if trees else None
+
+    def adopt_pins(self, other: ChainStore) -> None:
+        """Carry ``other``'s origin pin and last checkpoint over (a fresh run's scratch state)."""
+        for name in ("origin", "origin_ms", "checkpoint", "checkpoint_ms"):
+            value = other._meta(name)
+            if value is not None:
+                self._set(name, value)
+
+    def block_of_size(self, log_size: int) -> BlockRow | None:
+        """The verified block whose log has exactly ``log_size`` entries."""
+        row = self._db.execute("SELECT hash, log_size, log_root FROM blocks WHERE log_size = ? ORDER BY height "
+                               "LIMIT 1", (log_size,)).fetchone()
+        return None if row is None else BlockRow(str(row[0]), int(row[1]), str(row[2]))
+
     def info(self) -> dict[str, Any]:
+        checkpoint = self.checkpoint
         return {"api": self._meta("api"), "genesis": self.genesis, "pinned_ms": self._meta("pinned_ms"),
+                "origin": self.origin, "origin_ms": self._meta("origin_ms"),
+                "checkpoint": None if checkpoint is None else (checkpoint.size, checkpoint.root),
+                "checkpoint_ms": self._meta("checkpoint_ms"),
                 "verified_ms": self._meta("verified_ms"), "height": self._state.height, "hash": self._state.hash,
                 "log_size": self._state.log_size}
 

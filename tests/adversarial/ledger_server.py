@@ -5,6 +5,13 @@ sealer keys from verifying the chain), so the server is independent of the
 program's storage. An attack is a function ``(path, params, answer) ->
 answer``: it sees the honest answer and returns what the server sends instead,
 a JSON value or a ``Raw`` response (bytes, a status, dripped or endless).
+
+Given the sealers' private keys (``signers``), it also serves the additions of
+LEDGER.md "Checkpoints, cosignatures and tiles": ``GET /checkpoint`` and
+``GET /blocks/{h}/checkpoint`` (signed notes under ``origin``, by default the
+local stack's, derived from the genesis hash), ``vkey`` members in ``/keys``;
+with ``tiles``, the C2SP entry bundles ``GET /tile/entries/<N>[.p/<W>]``.
+Those answers are ``Raw`` (text/plain, application/octet-stream).
 """
 
 from __future__ import annotations
@@ -18,8 +25,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from chalicelib.ledger import merkle
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chalicelib.ledger import merkle, note, tiles
+from chalicelib.ledger.canonical import canonical
 from chalicelib.ledger.format import entry_leaf
+from chalicelib.ledger.keys import jwk_of, public_key_from_jwk, raw_public
 from chalicelib.verifier.cli import verify_blocks
 
 
@@ -37,23 +48,77 @@ class Raw:
 Attack = Callable[[str, dict[str, str], Any], Any]
 
 
+TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+def cosigned(checkpoint: str, name: str = "witness.example/w1", key: Ed25519PrivateKey | None = None,
+             when: int = 1_700_000_000) -> str:
+    """A checkpoint with one more signature line: a C2SP tlog-cosignature v1 by ``key`` under ``name``."""
+    import base64
+
+    key = key or Ed25519PrivateKey.generate()
+    body = checkpoint[:checkpoint.index("\n\n") + 1]
+    message = f"cosignature/v1\ntime {when}\n{body}".encode()
+    blob = note.key_id(name, note.COSIGNATURE_V1, raw_public(key.public_key())) + when.to_bytes(8, "big") \
+        + key.sign(message)
+    return checkpoint + f"{note.DASH} {name} {base64.b64encode(blob).decode()}\n"
+
+
 class RecordedLedger:
     """A chain in memory and the honest answers of the public read API."""
 
-    def __init__(self, blocks: list[dict[str, Any]], keys: list[dict[str, Any]] | None = None):
+    def __init__(self, blocks: list[dict[str, Any]], keys: list[dict[str, Any]] | None = None,
+                 signers: list[Ed25519PrivateKey] | None = None, origin: str | None = None, tiles: bool = False):
         self.blocks = json.loads(json.dumps(blocks))
         self.entries: dict[str, tuple[dict[str, Any], int, int]] = {}
+        self.jcs: list[bytes] = []
         leaves = []
         for block in self.blocks:
             first = block["header"]["log_size"] - block["header"]["count"]
             for offset, entry in enumerate(block["entries"]):
                 self.entries[entry["id"]] = (entry, first + offset, block["header"]["height"])
+                self.jcs.append(canonical(entry))
                 leaves.append(entry_leaf(entry))
         self.read = merkle.memory_reader(leaves)
         self.keys = keys if keys is not None else verify_blocks(json.loads(json.dumps(blocks))).sealer_keys
+        self.tiles = tiles
+        self.checkpoints: list[str | None] = []
+        self.origin = origin or note.local_origin(self.blocks[0]["hash"])
+        if signers is not None:
+            by_kid = {jwk_of(key.public_key())["kid"]: key for key in signers}
+            self.keys = [dict(k, vkey=note.vkey(self.origin, public_key_from_jwk(
+                {m: k[m] for m in ("kty", "crv", "x", "kid")}))) for k in self.keys]
+            for block in self.blocks:
+                header = block["header"]
+                key = by_kid.get(header["sealer"])
+                self.checkpoints.append(None if key is None else note.sign_checkpoint(
+                    self.origin, header["log_size"], bytes.fromhex(header["log_root"]), key))
+
+    @property
+    def size(self) -> int:
+        return len(self.jcs)
+
+    def bundle(self, n: int, width: int) -> bytes:
+        return tiles.bundle(self.jcs[n * tiles.WIDTH:n * tiles.WIDTH + width])
 
     def answer(self, path: str, params: dict[str, str], page_cap: int) -> tuple[int, Any]:
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts == ["checkpoint"] and self.checkpoints and self.checkpoints[-1] is not None:
+            return 200, Raw(self.checkpoints[-1].encode(), headers=TEXT)
+        if len(parts) == 3 and parts[0] == "blocks" and parts[1].isdigit() and parts[2] == "checkpoint":
+            height = int(parts[1])
+            if height < len(self.checkpoints) and self.checkpoints[height] is not None:
+                return 200, Raw(self.checkpoints[height].encode(), headers=TEXT)
+            return 404, {"error": {"code": "not_found", "message": f"no checkpoint of block {height}"}}
+        if self.tiles and len(parts) >= 3 and parts[:2] == ["tile", "entries"]:
+            try:
+                ref = tiles.parse_path(path)
+            except tiles.TileError as exc:
+                return 400, {"error": {"code": "invalid_parameter", "message": str(exc)}}
+            if ref.n * tiles.WIDTH + ref.width <= self.size:
+                return 200, Raw(self.bundle(ref.n, ref.width), headers=OCTETS)
+            return 404, {"error": {"code": "not_found", "message": f"no {ref.path}"}}
         if parts == ["chain", "head"]:
             head = self.blocks[-1]
             return 200, {"header": head["header"], "hash": head["hash"], "sig": head["sig"]}

@@ -109,14 +109,28 @@ def test_a_good_chain_verifies_and_its_genesis_is_pinned_on_first_use(verify):
     code, out, _ = verify("chain")
     assert code == 0 and "TOFU" not in out
     code, out, _ = verify("state")
-    assert code == 0 and f"genesis {CHAIN[0]['hash']} pinned; verified up to height {HEIGHTS - 1}" in out
+    assert code == 0 and f"genesis {CHAIN[0]['hash']} pinned; no origin pinned; verified up to height " \
+                         f"{HEIGHTS - 1}" in out
 
 
-def test_the_state_lives_in_the_xdg_state_directory_by_default(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+def test_the_state_lives_in_the_xdg_config_directory_by_default(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     assert main(["chain", "--api", server.url, "--timeout", "10"], io.StringIO(), io.StringIO()) == 0
-    assert list((tmp_path / "xdg" / "covenant-verify").glob("*.sqlite3")) == [
-        state_path(tmp_path / "xdg" / "covenant-verify", server.url)]
+    assert list((tmp_path / "xdg" / "covenant" / "verify").glob("*.sqlite3")) == [
+        state_path(tmp_path / "xdg" / "covenant" / "verify", server.url)]
+
+
+def test_state_in_the_old_xdg_state_directory_is_moved_with_its_pin(server, tmp_path, monkeypatch):
+    old, new = tmp_path / "state-home" / "covenant-verify", tmp_path / "config-home" / "covenant" / "verify"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
+    assert main(["chain", "--api", server.url, "--state-dir", str(old)], io.StringIO(), io.StringIO()) == 0
+    server.ledger = RecordedLedger(RESIGNED)
+    out = io.StringIO()
+    assert main(["chain", "--api", server.url], out, io.StringIO()) == 1
+    assert out.getvalue().startswith(f"MOVED: the pins and verified state of {server.url} from "
+                                     f"{state_path(old, server.url)} to {state_path(new, server.url)}")
+    assert "FAILED: different genesis" in out.getvalue() and not list(old.glob("*.sqlite3"))
 
 
 def test_a_progress_bar_on_request(verify):
@@ -126,7 +140,8 @@ def test_a_progress_bar_on_request(verify):
 
 def test_genesis_given_on_first_use_is_pinned_and_checked(verify):
     code, out, _ = verify("chain", "--genesis", "ab" * 32)
-    assert code == 1 and f"FAILED at height 0: the genesis hash is {CHAIN[0]['hash']}, not the pinned" in out
+    assert code == 1 and f"FAILED: different genesis: --genesis {'ab' * 32}, but the API's genesis is " \
+                         f"{CHAIN[0]['hash']}" in out
     code, out, _ = verify("state")
     assert "nothing is pinned" in out
     code, out, _ = verify("chain", "--genesis", CHAIN[0]["hash"].upper())
@@ -344,7 +359,8 @@ def test_a_state_behind_the_head_is_brought_up_to_date_before_answering(verify, 
     entry = _entry_in(28, 1)
     code, out, _ = verify("inclusion", "--entry", entry["id"])
     assert code == 0 and "it was sealed in block 28" in out
-    fetched = {int(p.split("?")[0].rsplit("/", 1)[1]) for p in server.requests if p.startswith("/blocks/")}
+    fetched = {int(p.split("?")[0].split("/")[2]) for p in server.requests
+               if p.startswith("/blocks/") and not p.endswith("/checkpoint")}
     assert fetched == set(range(20, HEIGHTS))  # the remembered head, then only the new blocks
 
 
@@ -373,7 +389,7 @@ def test_keys_may_carry_their_checkpoint_vkey(verify, server):
 
     from chalicelib.ledger.keys import public_key_from_jwk, raw_public
 
-    def with_vkey(jwk, origin="localhost/covenant/0123456789abcdef"):
+    def with_vkey(jwk, origin="ledger.example/covenant"):
         raw = raw_public(public_key_from_jwk(jwk))
         key_id = hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4].hex()
         encoded = base64.b64encode(b"\x01" + raw).decode()

@@ -114,7 +114,7 @@ def test_a_block_sealed_by_a_key_that_is_not_a_sealer_is_refused():
 
 
 def test_a_pinned_genesis_must_match():
-    with pytest.raises(VerificationError, match="pinned"):
+    with pytest.raises(VerificationError, match=f"the genesis hash is {CHAIN[0]['hash']}, but --genesis is 0+"):
         verify_blocks(copy.deepcopy(CHAIN), genesis="0" * 64)
     assert verify_blocks(copy.deepcopy(CHAIN), genesis=CHAIN[0]["hash"]).blocks == 5
 
@@ -171,13 +171,19 @@ def test_revoking_an_unknown_key_makes_it_unusable_for_good():
 
 
 def test_the_state_directory_and_url_names(tmp_path, monkeypatch):
-    from chalicelib.verifier.state import default_state_dir, normalise_url, state_path
+    from chalicelib.verifier.state import default_state_dir, legacy_state_dir, normalise_url, state_path
 
-    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert default_state_dir() == tmp_path / ".local" / "state" / "covenant-verify"
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    assert default_state_dir() == tmp_path / "xdg" / "covenant-verify"
+    assert default_state_dir() == tmp_path / ".config" / "covenant" / "verify"
+    assert legacy_state_dir() == tmp_path / ".local" / "state" / "covenant-verify"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    assert default_state_dir() == tmp_path / "xdg" / "covenant" / "verify"
+    assert legacy_state_dir() == tmp_path / "xdg-state" / "covenant-verify"
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative/config")  # the XDG spec: a relative path is ignored
+    assert default_state_dir() == tmp_path / ".config" / "covenant" / "verify"
     assert normalise_url("HTTPS://Ledger.Example:443/api/") == "https://ledger.example/api"
     assert normalise_url("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
     assert state_path(tmp_path, "http://a.example/") == state_path(tmp_path, "HTTP://A.EXAMPLE:80")

@@ -1,0 +1,132 @@
+"""Checkpoints as covenant-verify checks them: served notes opened, and trees compared with what was verified.
+
+A checkpoint (LEDGER.md "Checkpoints, cosignatures and tiles") is a C2SP
+signed note whose body names the origin, a tree size and its root. Opening one
+here sorts what can go wrong into the two kinds of failure the command line
+reports: an answer that is not a signed note at all cannot be read
+(``ApiError``, exit 2); a note that is not signed by the key it must be
+signed by, or whose body is not a checkpoint of that origin, is a ledger
+that is wrong (``LedgerFault``, exit 1). Cosignature lines, and any
+other signature lines, are ignored.
+
+Comparing a newly verified tree with the newest one verified before is where
+a server that rewrites history between two runs is caught: a smaller tree is a
+rollback, the same size with another root a fork, and a larger tree must come
+with a consistency proof (RFC 9162 2.1.4) that leads from the old root to the
+new one, or it is a fork too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..ledger import merkle
+from ..ledger.note import Checkpoint, NoteError, Verifier, local_origin, open_checkpoint, parse_note
+from .client import ApiError
+from .state import TreeRow
+
+_LOCAL = re.compile(r"^localhost/covenant/[0-9a-f]{16}$")
+
+
+class LedgerFault(Exception):
+    """The API's ledger contradicts what was verified before (or what it must be), not one block's bytes."""
+
+    def __init__(self, kind: str, message: str):
+        self.kind = kind
+        self.message = message
+        super().__init__(f"{kind}: {message}")
+
+
+def describe(verifier: Verifier) -> str:
+    """A log key as its signature lines name it: ``<name>+<key ID hex>``."""
+    return f"{verifier.name}+{verifier.key_id.hex()}"
+
+
+def open_served(text: bytes, verifier: Verifier, what: str) -> Checkpoint:
+    """The checkpoint ``what`` (a path) answered, verified with ``verifier``; ApiError or LedgerFault."""
+    try:
+        note = parse_note(text)
+    except NoteError as exc:
+        raise ApiError(f"GET {what} is not a signed note: {exc}") from exc
+    if not any(s.name == verifier.name and s.key_id == verifier.key_id for s in note.signatures):
+        names = sorted({f"{s.name}+{s.key_id.hex()}" for s in note.signatures})
+        shown = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+        raise LedgerFault("bad checkpoint", f"{what} has no signature by {describe(verifier)} (it is signed by "
+                              f"{shown})")
+    try:
+        checkpoint, _ = open_checkpoint(text, verifier)
+    except NoteError as exc:
+        raise LedgerFault("bad checkpoint", f"{what}: {exc}") from exc
+    return checkpoint
+
+
+def signers(text: bytes, what: str) -> set[tuple[str, bytes]]:
+    """The (name, key ID) of every signature line of a note; ApiError if it is not a signed note."""
+    try:
+        return {(s.name, s.key_id) for s in parse_note(text).signatures}
+    except NoteError as exc:
+        raise ApiError(f"GET {what} is not a signed note: {exc}") from exc
+
+
+def tree_of(checkpoint: Checkpoint, text: bytes | None = None) -> TreeRow:
+    return TreeRow(checkpoint.size, checkpoint.root.hex(), text.decode("utf-8") if text is not None else None)
+
+
+def local_origin_problem(origin: str, genesis: str | None) -> str | None:
+    """LEDGER.md: a local stack's origin is derived from its genesis hash; why ``origin`` breaks that, or None."""
+    if genesis is None or not _LOCAL.match(origin) or origin == local_origin(genesis):
+        return None
+    return (f"the API's origin {origin} is a local stack's, but the local stack of genesis {genesis} has the origin "
+            f"{local_origin(genesis)}")
+
+
+def _path(values: Any) -> list[bytes]:
+    if not isinstance(values, list) or len(values) > 64:
+        raise ValueError("a proof path is a list of at most 64 hashes")
+    out = []
+    for value in values:
+        if not isinstance(value, str) or len(value) != 64:
+            raise ValueError("a proof path holds 64-hex hashes")
+        out.append(bytes.fromhex(value))
+    return out
+
+
+def _named(tree: TreeRow) -> str:
+    return "checkpoint" if tree.note is not None else "verified head"
+
+
+def compare(old: TreeRow | None, new: TreeRow, fetch_proof: Callable[[int, int], dict[str, Any]],
+            served: str = "the API's checkpoint") -> str:
+    """How ``new`` follows ``old`` (the newest tree verified before); LedgerFault if it does not.
+
+    ``fetch_proof(m, n)`` answers ``GET /proofs/consistency?first=m&second=n``;
+    it is called only when the tree grew. The answer is a phrase for the
+    command's one-line result.
+    """
+    if old is None:
+        return "the first tree verified for this URL"
+    what = f"the {_named(old)} of {old.size} entries (root {old.root}) verified before"
+    if new.size < old.size:
+        raise LedgerFault("rollback", f"{served} is of {new.size} entries (root {new.root}), but {what}")
+    if new.size == old.size:
+        if new.root != old.root:
+            raise LedgerFault(f"fork at size {new.size}", f"{served} of {new.size} entries has root {new.root}, "
+                                  f"but the {_named(old)} of {old.size} entries verified before has root {old.root}")
+        return f"the same tree as the {_named(old)} verified before"
+    path: list[bytes] = []
+    if old.size > 0:
+        proof = fetch_proof(old.size, new.size)
+        if proof.get("first") != old.size or proof.get("second") != new.size:
+            raise ApiError("GET /proofs/consistency answered a proof for other sizes")
+        try:
+            path = _path(proof.get("path"))
+        except ValueError as exc:
+            raise ApiError(f"GET /proofs/consistency: {exc}") from exc
+    try:
+        merkle.verify_consistency(old.size, new.size, bytes.fromhex(old.root), bytes.fromhex(new.root), path)
+    except merkle.ProofError as exc:
+        raise LedgerFault("fork", f"{served} of {new.size} entries (root {new.root}) is not consistent with "
+                              f"{what}: {exc}") from exc
+    return f"consistent with the {_named(old)} of {old.size} entries verified before"
