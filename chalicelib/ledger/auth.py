@@ -11,11 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Container
 from typing import Any
 
 import http_sf
 
 from .keys import public_key_from_jwk, signature_valid
+
+# (JWK x, auth.sig, auth.base) of signatures already found valid, by whoever verified them ahead.
+VerifiedSignatures = Container[tuple[str, str, str]]
 
 AUTH_MEMBERS = frozenset({"kid", "base", "sig", "body"})
 SIGNATURE_PARAMS_LINE = '"@signature-params": '
@@ -42,16 +46,21 @@ def digests_in_base(base: str) -> list[str]:
     return found
 
 
-def auth_problem(auth: Any, jwk: dict[str, Any]) -> str | None:
-    """Why ``auth`` does not verify under ``jwk``, or None when it does."""
+def auth_problem(auth: Any, jwk: dict[str, Any], verified: VerifiedSignatures = ()) -> str | None:
+    """Why ``auth`` does not verify under ``jwk``, or None when it does.
+
+    ``verified`` may hold signatures checked ahead (on other cores, say): a
+    triple found there is not verified again. Only a valid signature is ever
+    put there, so it can spare work but never accept anything.
+    """
     if not isinstance(auth, dict) or set(auth) != AUTH_MEMBERS:
         return "auth must have exactly kid, base, sig and body"
     if not all(isinstance(auth[name], str) for name in AUTH_MEMBERS):
         return "auth members must be strings"
     if auth["kid"] != jwk.get("kid"):
         return "auth.kid does not name the key"
-    base_bytes = auth["base"].encode("utf-8")
-    if not signature_valid(public_key_from_jwk(jwk), auth["sig"], base_bytes):
+    if (jwk.get("x"), auth["sig"], auth["base"]) not in verified and \
+            not signature_valid(public_key_from_jwk(jwk), auth["sig"], auth["base"].encode("utf-8")):
         return "auth.sig does not verify over auth.base"
     expected = content_digest(auth["body"].encode("utf-8"))
     if expected not in digests_in_base(auth["base"]):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import entry_types, merkle
-from .auth import NonceProblem, auth_problem, signature_nonce
+from .auth import NonceProblem, VerifiedSignatures, auth_problem, signature_nonce
 from .canonical import CanonicalisationError, canonical
 from .format import (
     ZERO_HASH,
@@ -232,10 +232,12 @@ def _signed_request(entry: Any) -> SignedRequest | None:
 class _EntryChecker:
     """The key, auth and replay rules of LEDGER.md "Entries", entry after entry of one block."""
 
-    def __init__(self, keys: _Overlay, stamp_node: str, used: AbstractSet[SignedRequest]):
+    def __init__(self, keys: _Overlay, stamp_node: str, used: AbstractSet[SignedRequest],
+                 verified: VerifiedSignatures = ()):
         self.keys = keys
         self.stamp_node = stamp_node
         self.used = used
+        self.verified = verified
         self.new_pairs: list[SignedRequest] = []
         self._in_block: set[SignedRequest] = set()
 
@@ -282,7 +284,7 @@ class _EntryChecker:
         if record.owner != entry["actor"]:
             return (f"auth.kid names a key of node {_shown(record.owner)}, not of the entry's actor "
                     f"{_shown(entry['actor'])}")
-        problem = auth_problem(auth, record.jwk)
+        problem = auth_problem(auth, record.jwk, self.verified)
         if problem:
             return problem
         try:
@@ -330,14 +332,15 @@ def _sealer_jwk(height: int, header: dict[str, Any], entries: Any, state: ChainS
 
 
 def verify_block(state: ChainState, block: Any, keys: KeyBook, nonces: NonceBook,
-                 seen_ids: IdBook | None = None) -> BlockOutcome:
+                 seen_ids: IdBook | None = None, verified: VerifiedSignatures = ()) -> BlockOutcome:
     """Check ``block`` as the successor of ``state``; raise VerificationError at the first fault.
 
     ``nonces`` answers which signed requests earlier entries carried; the
     block's own go back in ``BlockOutcome.nonces`` for the caller to remember
     with the rest of the outcome. ``seen_ids``, when given, holds every entry id
     verified so far and is extended with this block's ids only if the block
-    verifies.
+    verifies. ``verified`` may hold auth signatures found valid ahead of time
+    (``auth.auth_problem``): the verifier checks them on its other cores.
     """
     height = state.height + 1
     if not isinstance(block, Mapping):
@@ -368,7 +371,7 @@ def verify_block(state: ChainState, block: Any, keys: KeyBook, nonces: NonceBook
     overlay = _Overlay(keys)
     requests = [_signed_request(e) for e in entries]
     asked = {r for r in requests if r is not None}
-    checker = _EntryChecker(overlay, stamp_node, nonces.used(asked) if asked else frozenset())
+    checker = _EntryChecker(overlay, stamp_node, nonces.used(asked) if asked else frozenset(), verified)
     frontier: tuple[bytes, ...] | list[bytes] = state.frontier
     leaves = []
     new_ids: set[str] = set()

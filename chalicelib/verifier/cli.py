@@ -24,23 +24,26 @@ could not be read (network, timeouts, size caps, answers that are not answers).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..ledger import merkle
+from ..ledger.auth import VerifiedSignatures
 from ..ledger.canonical import CanonicalisationError
 from ..ledger.format import block_hash, entry_leaf, entry_problem, header_problem
 from ..ledger.keys import KeyFormatError, public_key_from_jwk, raw_public
 from ..ledger.note import ED25519, NoteError, Verifier, origin_problem, parse_vkey
 from ..ledger.tiles import WIDTH, TileRef
 from ..ledger.verify import BlockOutcome, ChainState, VerificationError, verify_block
-from . import checkpoints
+from . import ahead, checkpoints
 from .checkpoints import LedgerFault
 from .client import (
     DEFAULT_MAX_BYTES,
@@ -119,7 +122,7 @@ class ChainResult:
 
 
 def _result(memory: ChainMemory, started: float, checked_blocks: int, checked_entries: int,
-            source: str = "memory", finish: Any = None) -> ChainResult:
+            source: str = "memory", finish: Finish | None = None) -> ChainResult:
     state = memory.state
     if state.height < 0:
         raise VerificationError(0, "there is no genesis block")
@@ -152,20 +155,21 @@ def _departure(memory: ChainMemory, height: int, served: str | None, url: str | 
                        f"the API's block {height} is {shown}, but block {height} verified before is {before}")
 
 
-def _check_block(memory: ChainMemory, block: Any, genesis: str | None,
-                 remembered: ChainMemory | None, url: str | None, raw: list[bytes] | None = None) -> BlockOutcome:
+def _check_block(memory: ChainMemory, block: Any, genesis: str | None, remembered: ChainMemory | None,
+                 url: str | None, raw: list[bytes] | None = None, verified: VerifiedSignatures = ()) -> BlockOutcome:
     """Verify one block after ``memory``'s head and remember it; raise at the first fault.
 
     ``remembered``, when given, is what an earlier run verified: every height it
     holds must come back with the same hash, or the API's chain has departed
     from it (a fork, or a different genesis). ``raw``, when the entries were
     read from entry bundles, holds their bytes: each must be its entry's JCS.
+    ``verified``: auth signatures found valid ahead (``ahead.SignaturesAhead``).
     """
     state = memory.state
     height = state.height + 1
     row = remembered.block_at(height) if remembered is not None else None
     try:
-        outcome = verify_block(state, block, memory, memory, memory)
+        outcome = verify_block(state, block, memory, memory, memory, verified)
     except VerificationError as exc:
         if remembered is not None and row is not None:
             served = _served_hash(block.get("header")) if isinstance(block, dict) else None
@@ -204,21 +208,44 @@ def _bundle_blame(error: VerificationError, block: Any, first: int) -> Verificat
 
 
 def verify_blocks(blocks: Iterable[Any], progress: Progress | None = None, genesis: str | None = None,
-                  memory: ChainMemory | None = None) -> ChainResult:
-    """Verify blocks from genesis on, in memory; raises VerificationError at the first fault."""
+                  memory: ChainMemory | None = None, workers: int = 0) -> ChainResult:
+    """Verify blocks from genesis on, in memory; raises VerificationError at the first fault.
+
+    ``workers`` processes verify the entries' signatures ahead (``ahead.py``); 0 verifies them inline.
+    """
     started = time.perf_counter()
     memory = memory if memory is not None else MemoryChain()
     checked = entries = 0
-    for block in blocks:
-        outcome = _check_block(memory, block, genesis, None, None)
-        checked += 1
-        entries += len(outcome.leaves)
-        if progress is not None:
-            progress.update(checked, entries)
+    with _ahead(blocks, memory, workers) as stream:
+        for block, verified in stream:
+            outcome = _check_block(memory, block, genesis, None, None, verified=verified)
+            checked += 1
+            entries += len(outcome.leaves)
+            if progress is not None:
+                progress.update(checked, entries)
     if progress is not None:
         progress.update(checked, entries, force=True)
         progress.close()
     return _result(memory, started, checked, entries)
+
+
+@contextlib.contextmanager
+def _ahead(blocks: Iterable[Any], memory: ChainMemory,
+           workers: int) -> Iterator[Iterable[tuple[Any, VerifiedSignatures]]]:
+    """The blocks, each with the signatures verified ahead by ``workers`` processes (none if 0)."""
+    if workers <= 0:
+        yield ((block, ()) for block in blocks)
+        return
+
+    def key_of(kid: str) -> str | None:
+        record = memory.get(kid)
+        return record.jwk.get("x") if record is not None and record.registered else None
+
+    stream = ahead.SignaturesAhead(blocks, key_of, ahead.Pool(workers))
+    try:
+        yield stream
+    finally:
+        stream.close()
 
 
 def read_dump(path: str) -> Iterable[Any]:
@@ -349,6 +376,7 @@ class Options:
     origin: str | None = None
     progress: bool | None = None
     tiles: bool | None = None  # None: through the entry bundles when the API serves them
+    workers: int | None = None  # processes verifying signatures ahead; None: by the chain's length
     limits: Limits = field(default_factory=Limits)
     legacy_dir: Path | None = None  # where earlier versions kept the state (the default directory only)
 
@@ -450,22 +478,27 @@ class Run:
         show = self.options.progress
         progress = Progress(total, self.err, self.err.isatty() and total >= 10 if show is None else show)
         checked = entries = 0
+        workers = self.options.workers
+        if workers is None:
+            workers = ahead.default_workers() if size - memory.state.log_size >= ahead.MIN_ENTRIES else 0
         stream = self._stream(start, target + 1, memory.state.log_size, size)
         try:
-            for block in stream:
-                before = memory.state
-                try:
-                    outcome = _check_block(memory, block, self.options.genesis, remembered, self.url, stream.raw)
-                except VerificationError as exc:
-                    stream.close()
-                    if exc.index is None and exc.reason.startswith("log_root"):
-                        raise locate_changed_entry(self.api, block, before, exc) from exc
-                    raise
-                if outcome.state.height == 0 and remembered is None:
-                    self._announce_pin(outcome.state.hash)
-                checked += 1
-                entries += len(outcome.leaves)
-                progress.update(checked, entries)
+            with _ahead(stream, memory, workers) as blocks:
+                for block, verified in blocks:
+                    before = memory.state
+                    try:
+                        outcome = _check_block(memory, block, self.options.genesis, remembered, self.url,
+                                               stream.raw_for(block), verified)
+                    except VerificationError as exc:
+                        stream.close()
+                        if exc.index is None and exc.reason.startswith("log_root"):
+                            raise locate_changed_entry(self.api, block, before, exc) from exc
+                        raise
+                    if outcome.state.height == 0 and remembered is None:
+                        self._announce_pin(outcome.state.hash)
+                    checked += 1
+                    entries += len(outcome.leaves)
+                    progress.update(checked, entries)
             progress.update(checked, entries, force=True)
         finally:
             stream.close()
@@ -545,7 +578,8 @@ class Run:
             newer, note = self._newest_checkpoint(memory, newest_text, verifier.name, vkeys)
             if newer is not None:
                 verified = newer
-            said += f"; {note}"
+            if note:
+                said += f"; {note}"
         return Finish(origin=verifier.name, checkpoint=said), verified
 
     def _newest_checkpoint(self, memory: ChainStore, text: bytes, origin: str,
@@ -575,7 +609,9 @@ class Run:
                                                                                 f"has root {row.log_root}"
                 raise LedgerFault("bad checkpoint", f"/checkpoint is of {tree.size} entries with root {tree.root}, "
                                   f"but {shown}")
-            return None, f"/checkpoint is the verified block's of {tree.size} entries"
+            if tree.size == state.log_size:
+                return None, ""  # the head's, with other cosignatures
+            return None, f"/checkpoint is the verified block's of {tree.size} entries, older than the head"
         head = TreeRow(state.log_size, state.log_root)
         relation = checkpoints.compare(head, tree, self._consistency_proof, "/checkpoint")
         return tree, f"/checkpoint, of {tree.size} entries sealed since the head was read, is {relation}"
@@ -907,6 +943,13 @@ def _vkey(value: str) -> Verifier:
     return verifier
 
 
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
 def _positive(kind: type[float] | type[int]) -> Any:
     def parse(value: str) -> float | int:
         number = kind(value)
@@ -934,6 +977,9 @@ def _parser() -> argparse.ArgumentParser:
     origin.add_argument("--origin", type=_origin, help="the log's origin you trust (its checkpoints' key name)")
     pinned = argparse.ArgumentParser(add_help=False, parents=[origin])
     pinned.add_argument("--genesis", type=_genesis, help="the genesis block hash you trust")
+    pinned.add_argument("--jobs", type=_count, default=None,
+                        help="processes that verify the entries' signatures ahead (default: one per core but one, "
+                             f"on runs of at least {ahead.MIN_ENTRIES:,} entries; 0: none)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     chain = commands.add_parser("chain", parents=[reading, stateful, pinned], help="verify every block and entry")
@@ -985,7 +1031,12 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     limits = Limits(timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
                     max_bytes=getattr(args, "max_bytes", DEFAULT_MAX_BYTES))
     if args.command == "chain" and args.file:
-        result = verify_blocks(read_dump(args.file), Progress(0, err, bool(args.progress)), args.genesis)
+        workers = args.jobs
+        if workers is None:  # about 500 bytes an entry
+            large = os.path.getsize(args.file) >= ahead.MIN_ENTRIES * 500 if os.path.isfile(args.file) else False
+            workers = ahead.default_workers() if large else 0
+        result = verify_blocks(read_dump(args.file), Progress(0, err, bool(args.progress)), args.genesis,
+                               workers=workers)
         pin = "matches --genesis" if args.genesis else "not pinned: pass --genesis to check it"
         out.write(f"OK: {result.blocks} blocks and {result.entries} entries verified ({_rate(result)}); "
                   f"genesis {result.genesis} ({pin}); head {result.head_hash}\n")
@@ -996,7 +1047,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         return
     options = Options(state_dir=args.state_dir or default_state_dir(), genesis=getattr(args, "genesis", None),
                       origin=getattr(args, "origin", None), progress=getattr(args, "progress", None),
-                      tiles=getattr(args, "tiles", None), limits=limits,
+                      tiles=getattr(args, "tiles", None), workers=getattr(args, "jobs", None), limits=limits,
                       legacy_dir=None if args.state_dir else legacy_state_dir())
     run = Run(args.api, options, out, err)
     if args.command == "chain":

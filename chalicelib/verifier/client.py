@@ -365,6 +365,11 @@ class Prefetch(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return self
 
+    def ready(self) -> bool:
+        """Whether ``next`` would answer at once (the next result is fetched, or there is none)."""
+        with self._condition:
+            return self._closed or self._wanted >= self._stop or self._wanted in self._results
+
     def __next__(self) -> T:
         with self._condition:
             if self._closed or self._wanted >= self._stop:
@@ -396,10 +401,11 @@ class Prefetch(Generic[T]):
 class BlockStream(Prefetch[dict[str, Any]]):
     """Blocks ``start`` to ``stop - 1`` in order, every entry through the JSON pages of ``GET /blocks/{h}``."""
 
-    raw: list[bytes] | None = None  # JSON pages carry no entry bytes
-
     def __init__(self, api: LedgerApi, start: int, stop: int, ahead: int = 4):
         super().__init__(api, start, stop, LedgerApi.block, ahead)
+
+    def raw_for(self, block: dict[str, Any]) -> list[bytes] | None:
+        return None  # JSON pages carry no entry bytes
 
 
 class TileBlockStream:
@@ -409,7 +415,7 @@ class TileBlockStream:
     the log size at block ``stop - 1`` (the API's head): no entry at or beyond
     ``size`` is ever read, whatever a header's ``count`` says. A block's entries
     are parsed from the bundles' bytes, which ``raw`` keeps for the block last
-    returned, so that the caller can check they are the entries' JCS. Bundles
+    returned (``raw_for``), so that the caller can check they are the entries' JCS. Bundles
     the API no longer serves (a partial one that a newer checkpoint replaced)
     are read as JSON pages instead.
     """
@@ -423,7 +429,7 @@ class TileBlockStream:
         self._bundle_start = first - first % WIDTH  # the log index of buffer[0]
         self._buffer: list[bytes] = []
         self._unbundled = False  # the bundles ran out: JSON pages from here on
-        self.raw: list[bytes] | None = None
+        self._raw: dict[int, list[bytes]] = {}  # id(block) -> its entries' bytes, until the caller takes them
         bundles = range(first // WIDTH, -(-size // WIDTH))
         self._headers: Prefetch[dict[str, Any]] = Prefetch(api, start, stop, _header_page, ahead)
         skip = 1 if first_bundle is not None else 0
@@ -457,8 +463,18 @@ class TileBlockStream:
         else:
             entries = [_entry_of(data) for data in raw]
         self._position += count
-        self.raw = raw
-        return {"header": header, "hash": page.get("hash"), "sig": page.get("sig"), "entries": entries}
+        block = {"header": header, "hash": page.get("hash"), "sig": page.get("sig"), "entries": entries}
+        if raw is not None:
+            self._raw[id(block)] = raw
+        return block
+
+    def ready(self) -> bool:
+        """Whether the next block's header and the next bundle are fetched (so ``next`` would not wait long)."""
+        return self._headers.ready() and (self._unbundled or self._bundles.ready())
+
+    def raw_for(self, block: dict[str, Any]) -> list[bytes] | None:
+        """The bundle bytes of a block this stream returned (once; None if it came from JSON pages)."""
+        return self._raw.pop(id(block), None)
 
     def _take(self, stop: int) -> list[bytes] | None:
         """The bytes of entries ``position`` to ``stop - 1`` from the bundles; None once a bundle is not served."""

@@ -683,7 +683,8 @@ def _script(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def test_the_process_ends_after_failed_while_prefetching_blocks_hang(server, tmp_path):
+@pytest.mark.parametrize("jobs", ["0", "1"])
+def test_the_process_ends_after_failed_while_prefetching_blocks_hang(server, tmp_path, jobs):
     def attack(path, params, answer):
         if path == "/blocks/3":
             answer = copy.deepcopy(answer)
@@ -693,7 +694,7 @@ def test_the_process_ends_after_failed_while_prefetching_blocks_hang(server, tmp
         return answer
 
     server.attack = attack
-    result = _script("chain", "--api", server.url, "--state-dir", str(tmp_path), "--no-progress")
+    result = _script("chain", "--api", server.url, "--state-dir", str(tmp_path), "--no-progress", "--jobs", jobs)
     assert result.returncode == 1, result.stdout + result.stderr
     assert _last(result.stdout).startswith("FAILED at height 3")
 

@@ -195,3 +195,46 @@ def test_an_unreadable_export_line_is_unreadable_not_a_bad_ledger(tmp_path, caps
     dump.write_text(json.dumps(CHAIN[0]) + "\n{not json\n")
     assert main(["chain", "--file", str(dump)]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+# --- signatures verified ahead by worker processes
+
+def test_signatures_verified_ahead_give_the_same_result():
+    inline = verify_blocks(copy.deepcopy(CHAIN))
+    ahead = verify_blocks(copy.deepcopy(CHAIN), workers=1)
+    assert (ahead.blocks, ahead.entries, ahead.head_hash) == (inline.blocks, inline.entries, inline.head_hash)
+
+
+def test_a_forged_auth_is_named_the_same_with_workers():
+    chain = copy.deepcopy(CHAIN)
+    entry = chain[2]["entries"][1]
+    entry["auth"]["sig"] = chain[2]["entries"][3]["auth"]["sig"]
+    for workers in (0, 1):
+        with pytest.raises(VerificationError) as caught:
+            verify_blocks(copy.deepcopy(chain), workers=workers)
+        assert (caught.value.height, caught.value.index) == (2, 3)
+        assert caught.value.reason == "auth.sig does not verify over auth.base"
+
+
+def test_the_worker_check_refuses_what_signature_valid_refuses():
+    from chalicelib.verifier.ahead import check
+
+    auth = CHAIN[2]["entries"][1]["auth"]
+    x = CHAIN[1]["entries"][0]["data"]["jwk"]["x"]
+    good = (x, auth["sig"], auth["base"])
+    assert check([good, (x, auth["sig"], auth["base"] + " "), (x, "not base64!", auth["base"]),
+                  (x, auth["sig"][:-4], auth["base"]), ("short", auth["sig"], auth["base"]),
+                  (x, auth["sig"], "\ud800")]) == [True, False, False, False, False, False]
+
+
+def test_a_signature_found_valid_under_another_key_is_not_taken():
+    from chalicelib.ledger.auth import auth_problem
+
+    auth = CHAIN[2]["entries"][1]["auth"]
+    jwk = CHAIN[1]["entries"][0]["data"]["jwk"]
+    stranger = jwk_of(Ed25519PrivateKey.generate().public_key())
+    forged = dict(auth, kid=stranger["kid"])
+    # a "verified" triple only spares the work for the very key, signature and base it names
+    assert auth_problem(forged, stranger, {(jwk["x"], auth["sig"], auth["base"])}) == \
+        "auth.sig does not verify over auth.base"
+    assert auth_problem(auth, jwk, {(jwk["x"], auth["sig"], auth["base"])}) is None
