@@ -119,11 +119,12 @@ def test_the_local_stack_end_to_end(stack, tmp_path):
 
     head = _until(settled, 60, "sealing and replication", stack.log_path)
 
-    # Then the verifier accepts the chain through the API, pinned to the genesis hash
+    # Then the verifier accepts the chain through the API (its entry bundles), pinned to the genesis hash
     genesis = json.loads((stack.state / "genesis.json").read_text())["hash"]
     result = _verify("chain", "--api", stack.api, "--genesis", genesis, "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "42 entries verified" in result.stdout
+    assert "42 entries verified" in result.stdout and "entry bundles); " in result.stdout
+    assert f"origin localhost/covenant/{genesis[:16]} (pinned)" in result.stdout
     found = _get(f"{stack.api}/entries/{ids[7]}")
     assert _verify("inclusion", "--api", stack.api, "--entry", ids[7]).returncode == 0
     height = head["header"]["height"]
@@ -137,17 +138,93 @@ def test_the_local_stack_end_to_end(stack, tmp_path):
     verify_chain(exported, genesis, sealer_kids=sealers)  # the LEDGER.md-only verifier agrees
     assert _verify("chain", "--api", stack.api, "--genesis", "0" * 64).returncode == 1
 
-    # And one changed byte in storage is named by height and entry
+    # And one changed byte in storage is named by height and entry, through the JSON pages that read it
     table = boto3.client("dynamodb")
     key = {"id": {"S": ids[7]}}
     item = table.get_item(TableName="covenant-local-entries", Key=key)["Item"]
     changed = item["body"]["S"].replace('"amount":1750', '"amount":1751')
     assert changed != item["body"]["S"] and len(changed) == len(item["body"]["S"])
     table.put_item(TableName="covenant-local-entries", Item={**item, "body": {"S": changed}})
-    result = _verify("chain", "--api", stack.api, "--no-progress")
+    result = _verify("chain", "--api", stack.api, "--no-progress", "--no-tiles")
     assert result.returncode == 1
     assert f"FAILED at height {found['height']}, entry index {found['index']} (id {ids[7]})" in result.stdout
     assert _verify("inclusion", "--api", stack.api, "--entry", ids[7]).returncode == 1
+    # (the entry bundles were written when the blocks completed: the published log still verifies)
+    assert _verify("chain", "--api", stack.api, "--no-progress", "--tiles").returncode == 0
+
+
+def _bundle_of(api: str, n: int, width: int) -> list[bytes]:
+    from chalicelib.ledger.tiles import TileRef, unbundle
+
+    path = TileRef(None, n, width).path
+    request = urllib.request.Request(f"{api}/{path}", headers={"Accept": "application/octet-stream"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return unbundle(response.read())
+
+
+def test_the_verifier_pins_the_origin_checks_checkpoints_and_reads_tiles(stack, tmp_path):
+    from chalicelib.ledger.note import local_origin, parse_vkey
+    from chalicelib.ledger.tiles import TileRef, bundle
+    from chalicelib.services.ledger import Draft, commit
+
+    # Given 299 entries, half of them signed requests: a full entry bundle and a partial one
+    consumer = Ed25519PrivateKey.generate()
+    jwk = jwk_of(consumer.public_key())
+    node, body = f"c-{jwk['kid'][:16]}", {"role": "consumer", "jwk": jwk}
+    commit([Draft("node.registered", node, {"node": node, **body}, signed_auth(consumer, body, "/nodes"))])
+
+    def deposits(count: int, start: int) -> None:
+        for i in range(start, start + count):
+            if i % 2:
+                data = {"wallet": f"w-{jwk['kid'][:16]}", "amount": 100 + i}
+                commit([Draft("fiat.deposited", node, data, signed_auth(consumer, data, "/deposits"))])
+            else:
+                commit([Draft("test.note", "system", {"n": i})])
+
+    deposits(298, 0)
+    _until(lambda: _get(f"{stack.api}/chain/head")["header"]["log_size"] == 300, 120, "sealing", stack.log_path)
+    genesis = json.loads((stack.state / "genesis.json").read_text())["hash"]
+    origin = local_origin(genesis)
+    state = ["--state-dir", str(tmp_path / "verifier")]
+
+    # When the verifier first reads it: the genesis and the origin are pinned, every entry read from bundles
+    result = _verify("chain", "--api", stack.api, "--no-progress", *state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"TOFU: pinned the origin {origin} for {stack.api}" in result.stdout
+    assert "300 entries verified" in result.stdout and "entry bundles); " in result.stdout
+    assert f"origin {origin} (pinned); the head's checkpoint verifies with the vkey of /keys ({origin}+" \
+        in result.stdout
+    result = _verify("chain", "--api", stack.api, "--no-progress", "--no-tiles", *state)
+    assert result.returncode == 0 and "JSON pages); " in result.stdout, result.stdout + result.stderr
+
+    # Then the checkpoint command follows the log as it grows, consistently
+    vkey = _get(f"{stack.api}/keys")["keys"][-1]["vkey"]
+    assert parse_vkey(vkey).name == origin
+    result = _verify("checkpoint", "--api", stack.api, "--vkey", vkey, *state)
+    assert result.returncode == 0 and "checkpoint of 300 entries" in result.stdout, result.stdout + result.stderr
+    assert "the same tree as the checkpoint verified before" in result.stdout
+    deposits(20, 1000)
+    _until(lambda: _get(f"{stack.api}/chain/head")["header"]["log_size"] == 320, 60, "sealing", stack.log_path)
+    result = _verify("checkpoint", "--api", stack.api, "--vkey", vkey, *state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checkpoint of 320 entries" in result.stdout
+    assert "consistent with the checkpoint of 300 entries verified before" in result.stdout
+    assert _verify("state", "--api", stack.api, *state).stdout.count(f"origin {origin} pinned") == 1
+
+    # And an origin other than the pin is refused, by either command
+    for command in (["chain", "--no-progress"], ["checkpoint", "--vkey", vkey]):
+        result = _verify(*command, "--api", stack.api, "--origin", "covenant.example.com/ledger", *state)
+        assert result.returncode == 1 and "FAILED: different origin: --origin covenant.example.com/ledger is not " \
+            f"the origin pinned for {stack.api}, {origin}" in result.stdout
+
+    # And an entry changed in a published bundle is named, while the JSON pages still verify
+    entries = _bundle_of(stack.api, 1, 64)
+    entries[10] = json.dumps(json.loads(entries[10])).encode()  # the same entry, but not its JCS
+    boto3.client("s3").put_object(Bucket="covenant-local-log", Key=TileRef(None, 1, 64).path, Body=bundle(entries))
+    result = _verify("chain", "--api", stack.api, "--no-progress", *state)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "entry index 266" in result.stdout and "does not hold this entry's JCS" in result.stdout
+    assert _verify("chain", "--api", stack.api, "--no-progress", "--no-tiles", *state).returncode == 0
 
 
 def test_the_stack_stops_on_ctrl_c_and_starts_cleanly_again(tmp_path):
