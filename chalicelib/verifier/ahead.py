@@ -1,47 +1,44 @@
-"""The entries' Ed25519 ``auth`` signatures verified ahead of the verifier, by worker processes on other cores.
+"""The entries' Ed25519 ``auth`` signatures verified together on the machine's cores, block by block.
 
-Verifying a signed entry is mostly its Ed25519 signature. pyca/cryptography
-releases the GIL during a verification, but a thread verifying beside the
-verifier's own (pure Python) checks waits for the GIL between signatures, so
-threads gain nothing there (measured: README, "Benchmarks"). Worker processes
-do gain on long chains: ``SignaturesAhead`` reads blocks a window ahead of the
-verifier, sends the (key, signature, signature base) of every ``auth`` whose
-key it can name to a process pool, and hands each block on with the set of
-those found valid.
+Verifying a signed entry is mostly its Ed25519 signature, and pyca/cryptography
+releases the GIL while it verifies one. So ``SignaturesAhead`` takes the next
+blocks (as many as are already fetched, up to ``BATCH`` signatures), has a few
+threads verify the (key, signature, signature base) of every ``auth`` whose
+key it can name, and hands the blocks on with the set of those found valid.
+The verifier waits while the threads work: a thread verifying beside the
+verifier's own pure-Python checks would wait for the GIL between signatures
+(a convoy), and worker processes pay their start and the copying of every
+signature base (measured: README, "Benchmarks").
 
-That set can only spare work, never accept anything: ``verify_block`` still
+The set can only spare work, never accept anything: ``verify_block`` still
 applies every rule of LEDGER.md to every entry, and looks a signature up in
 the set only under the key the ledger gives the entry's ``auth.kid`` at that
 entry; anything not in the set (a key registered in a block not read yet, a
-signature found invalid, a worker that failed) is verified inline as before.
-Workers import nothing but ``cryptography``; they start with ``spawn``, so no
-lock held by the fetching threads is inherited.
+signature found invalid) is verified inline as before.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 Triple = tuple[str, str, str]  # (JWK x, auth.sig, auth.base)
 
-# Below this many entries to verify, starting processes costs more than it saves (measured; README).
-MIN_ENTRIES = 4000
-BATCH = 512  # signatures per job
-MAX_BLOCKS = 256  # blocks per job at most (many small blocks)
+BATCH = 1024  # signatures verified together at most
+MAX_BLOCKS = 256  # blocks handed on together at most (many small blocks)
+MIN_SPLIT = 16  # fewer signatures than this are verified by one thread
 
 
 def check(batch: list[Triple]) -> list[bool]:
-    """In a worker: which of ``batch`` are valid Ed25519 signatures (as ``keys.signature_valid`` decides)."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+    """Which of ``batch`` are valid Ed25519 signatures, as ``keys.signature_valid`` decides (run in a thread)."""
     keys: dict[str, Ed25519PublicKey | None] = {}
     found = []
     for x, sig, base in batch:
@@ -61,46 +58,9 @@ def check(batch: list[Triple]) -> list[bool]:
     return found
 
 
-def _warm() -> None:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: F401
-
-
-def default_workers() -> int:
-    """One worker per core but the verifier's own, at most four."""
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
-
-
-class Pool:
-    """A lazily started process pool for signature batches; any failure disables it (work stays inline)."""
-
-    def __init__(self, workers: int):
-        self.workers = workers
-        self._executor: ProcessPoolExecutor | None = None
-        self.broken = workers <= 0
-
-    def start(self) -> None:
-        if self._executor is None and not self.broken:
-            try:
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-                for _ in range(self.workers):
-                    self._executor.submit(_warm)
-            except (OSError, RuntimeError, ValueError):
-                self.broken = True
-
-    def submit(self, batch: list[Triple]) -> Future[list[bool]] | None:
-        self.start()
-        if self._executor is None or self.broken:
-            return None
-        try:
-            return self._executor.submit(check, batch)
-        except (RuntimeError, OSError):  # a broken pool
-            self.broken = True
-            return None
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+def default_threads() -> int:
+    """One thread per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _hints(block: Any, hints: dict[str, str]) -> None:
@@ -128,26 +88,23 @@ def _triples(block: Any, key_of: Callable[[str], str | None], hints: dict[str, s
 
 
 class SignaturesAhead:
-    """``(block, verified)`` for each block of ``blocks``, its signatures checked ahead by ``pool``.
+    """``(block, verified)`` for each block of ``blocks``, its signatures checked together by ``threads`` threads.
 
-    Blocks are read up to ``depth`` jobs ahead (each job: up to ``BATCH``
-    signatures or ``MAX_BLOCKS`` blocks), so that the workers stay ahead of the
-    verifier; but beyond the block the verifier needs next, only blocks that
-    ``blocks.ready()`` says are already fetched are read, so a block that is
+    Beyond the block the verifier needs next, only blocks that
+    ``blocks.ready()`` says are already fetched are taken, so a block that is
     slow to come (or never comes) never holds up the verification of those
     before it, and a failure to read one is raised only when the verifier
     reaches it. ``key_of(kid)`` names a key's x from what is verified so far.
     """
 
-    def __init__(self, blocks: Iterable[Any], key_of: Callable[[str], str | None], pool: Pool, depth: int = 4):
+    def __init__(self, blocks: Iterable[Any], key_of: Callable[[str], str | None], threads: int):
         self._blocks = iter(blocks)
         ready = getattr(blocks, "ready", None)
         self._available: Callable[[], bool] = ready if callable(ready) else (lambda: True)
         self._key_of = key_of
-        self._pool = pool
-        self._depth = max(1, depth)
+        self._threads = max(1, threads)
+        self._executor: ThreadPoolExecutor | None = None
         self._hints: dict[str, str] = {}
-        self._jobs: deque[tuple[list[Any], list[Triple], Future[list[bool]] | None]] = deque()
         self._ready: deque[Any] = deque()
         self._verified: set[Triple] = set()
         self._done = False
@@ -156,12 +113,12 @@ class SignaturesAhead:
     def __iter__(self) -> Iterator[tuple[Any, set[Triple]]]:
         return self
 
-    def _read_job(self, wait: bool) -> None:
-        """Read the blocks of one more job and submit it (the first block waited for only if ``wait``)."""
+    def _take(self) -> tuple[list[Any], list[Triple]]:
+        """The next blocks (the first waited for, the others only if fetched) and their signatures."""
         blocks: list[Any] = []
         triples: list[Triple] = []
         while not self._done and len(triples) < BATCH and len(blocks) < MAX_BLOCKS:
-            if not (wait and not blocks) and not self._available():
+            if blocks and not self._available():
                 break
             try:
                 block = next(self._blocks)
@@ -174,34 +131,32 @@ class SignaturesAhead:
             blocks.append(block)
             _hints(block, self._hints)
             triples.extend(_triples(block, self._key_of, self._hints))
-        if blocks:
-            future = self._pool.submit(triples) if triples else None
-            self._jobs.append((blocks, triples, future))
+        return blocks, triples
+
+    def _check(self, triples: list[Triple]) -> set[Triple]:
+        if self._threads == 1 or len(triples) < MIN_SPLIT:
+            found = check(triples)
+        else:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="covenant-verify-sig")
+            size = -(-len(triples) // self._threads)
+            parts = [triples[i:i + size] for i in range(0, len(triples), size)]
+            found = [ok for part in self._executor.map(check, parts) for ok in part]
+        return {t for t, ok in zip(triples, found, strict=True) if ok}
 
     def __next__(self) -> tuple[Any, set[Triple]]:
         if not self._ready:
-            if not self._jobs:
-                self._read_job(wait=True)
-            while not self._done and len(self._jobs) < self._depth and self._available():
-                self._read_job(wait=False)
-            if not self._jobs:
+            blocks, triples = self._take()
+            if not blocks:
                 if self._error is not None:
                     error, self._error = self._error, None
                     raise error
                 raise StopIteration
-            blocks, triples, future = self._jobs.popleft()
-            self._verified = set()
-            if future is not None:
-                try:
-                    self._verified = {t for t, ok in zip(triples, future.result(), strict=True) if ok}
-                except Exception:  # a failed worker: verify inline
-                    self._pool.broken = True
+            self._verified = self._check(triples) if triples else set()
             self._ready.extend(blocks)
         return self._ready.popleft(), self._verified
 
     def close(self) -> None:
-        for _, _, future in self._jobs:
-            if future is not None:
-                future.cancel()
-        self._jobs.clear()
-        self._pool.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import sys
 import time
@@ -208,15 +207,15 @@ def _bundle_blame(error: VerificationError, block: Any, first: int) -> Verificat
 
 
 def verify_blocks(blocks: Iterable[Any], progress: Progress | None = None, genesis: str | None = None,
-                  memory: ChainMemory | None = None, workers: int = 0) -> ChainResult:
+                  memory: ChainMemory | None = None, threads: int = 1) -> ChainResult:
     """Verify blocks from genesis on, in memory; raises VerificationError at the first fault.
 
-    ``workers`` processes verify the entries' signatures ahead (``ahead.py``); 0 verifies them inline.
+    ``threads`` threads verify the entries' signatures together (``ahead.py``); 1 verifies them inline.
     """
     started = time.perf_counter()
     memory = memory if memory is not None else MemoryChain()
     checked = entries = 0
-    with _ahead(blocks, memory, workers) as stream:
+    with _ahead(blocks, memory, threads) as stream:
         for block, verified in stream:
             outcome = _check_block(memory, block, genesis, None, None, verified=verified)
             checked += 1
@@ -231,9 +230,9 @@ def verify_blocks(blocks: Iterable[Any], progress: Progress | None = None, genes
 
 @contextlib.contextmanager
 def _ahead(blocks: Iterable[Any], memory: ChainMemory,
-           workers: int) -> Iterator[Iterable[tuple[Any, VerifiedSignatures]]]:
-    """The blocks, each with the signatures verified ahead by ``workers`` processes (none if 0)."""
-    if workers <= 0:
+           threads: int) -> Iterator[Iterable[tuple[Any, VerifiedSignatures]]]:
+    """The blocks, each with the signatures ``threads`` threads verified together (none if 1)."""
+    if threads <= 1:
         yield ((block, ()) for block in blocks)
         return
 
@@ -241,7 +240,7 @@ def _ahead(blocks: Iterable[Any], memory: ChainMemory,
         record = memory.get(kid)
         return record.jwk.get("x") if record is not None and record.registered else None
 
-    stream = ahead.SignaturesAhead(blocks, key_of, ahead.Pool(workers))
+    stream = ahead.SignaturesAhead(blocks, key_of, threads)
     try:
         yield stream
     finally:
@@ -376,7 +375,7 @@ class Options:
     origin: str | None = None
     progress: bool | None = None
     tiles: bool | None = None  # None: through the entry bundles when the API serves them
-    workers: int | None = None  # processes verifying signatures ahead; None: by the chain's length
+    threads: int | None = None  # threads verifying the entries' signatures together; None: one per core
     limits: Limits = field(default_factory=Limits)
     legacy_dir: Path | None = None  # where earlier versions kept the state (the default directory only)
 
@@ -478,12 +477,10 @@ class Run:
         show = self.options.progress
         progress = Progress(total, self.err, self.err.isatty() and total >= 10 if show is None else show)
         checked = entries = 0
-        workers = self.options.workers
-        if workers is None:
-            workers = ahead.default_workers() if size - memory.state.log_size >= ahead.MIN_ENTRIES else 0
+        threads = self.options.threads or ahead.default_threads()
         stream = self._stream(start, target + 1, memory.state.log_size, size)
         try:
-            with _ahead(stream, memory, workers) as blocks:
+            with _ahead(stream, memory, threads) as blocks:
                 for block, verified in blocks:
                     before = memory.state
                     try:
@@ -943,13 +940,6 @@ def _vkey(value: str) -> Verifier:
     return verifier
 
 
-def _count(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return number
-
-
 def _positive(kind: type[float] | type[int]) -> Any:
     def parse(value: str) -> float | int:
         number = kind(value)
@@ -977,9 +967,9 @@ def _parser() -> argparse.ArgumentParser:
     origin.add_argument("--origin", type=_origin, help="the log's origin you trust (its checkpoints' key name)")
     pinned = argparse.ArgumentParser(add_help=False, parents=[origin])
     pinned.add_argument("--genesis", type=_genesis, help="the genesis block hash you trust")
-    pinned.add_argument("--jobs", type=_count, default=None,
-                        help="processes that verify the entries' signatures ahead (default: one per core but one, "
-                             f"on runs of at least {ahead.MIN_ENTRIES:,} entries; 0: none)")
+    pinned.add_argument("--jobs", type=_positive(int), default=None,
+                        help="threads that verify the entries' Ed25519 signatures together (default: one per core, "
+                             "at most 4; 1: the verifier's own thread only)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     chain = commands.add_parser("chain", parents=[reading, stateful, pinned], help="verify every block and entry")
@@ -1031,12 +1021,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     limits = Limits(timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
                     max_bytes=getattr(args, "max_bytes", DEFAULT_MAX_BYTES))
     if args.command == "chain" and args.file:
-        workers = args.jobs
-        if workers is None:  # about 500 bytes an entry
-            large = os.path.getsize(args.file) >= ahead.MIN_ENTRIES * 500 if os.path.isfile(args.file) else False
-            workers = ahead.default_workers() if large else 0
         result = verify_blocks(read_dump(args.file), Progress(0, err, bool(args.progress)), args.genesis,
-                               workers=workers)
+                               threads=args.jobs or ahead.default_threads())
         pin = "matches --genesis" if args.genesis else "not pinned: pass --genesis to check it"
         out.write(f"OK: {result.blocks} blocks and {result.entries} entries verified ({_rate(result)}); "
                   f"genesis {result.genesis} ({pin}); head {result.head_hash}\n")
@@ -1047,7 +1033,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         return
     options = Options(state_dir=args.state_dir or default_state_dir(), genesis=getattr(args, "genesis", None),
                       origin=getattr(args, "origin", None), progress=getattr(args, "progress", None),
-                      tiles=getattr(args, "tiles", None), workers=getattr(args, "jobs", None), limits=limits,
+                      tiles=getattr(args, "tiles", None), threads=getattr(args, "jobs", None), limits=limits,
                       legacy_dir=None if args.state_dir else legacy_state_dir())
     run = Run(args.api, options, out, err)
     if args.command == "chain":

@@ -197,26 +197,32 @@ def test_an_unreadable_export_line_is_unreadable_not_a_bad_ledger(tmp_path, caps
     assert "line 2" in capsys.readouterr().err
 
 
-# --- signatures verified ahead by worker processes
+# --- signatures verified together by threads
 
-def test_signatures_verified_ahead_give_the_same_result():
+def test_signatures_verified_by_threads_give_the_same_result(monkeypatch):
+    from chalicelib.verifier import ahead
+
+    monkeypatch.setattr(ahead, "MIN_SPLIT", 1)  # split even the small blocks of this chain
     inline = verify_blocks(copy.deepcopy(CHAIN))
-    ahead = verify_blocks(copy.deepcopy(CHAIN), workers=1)
-    assert (ahead.blocks, ahead.entries, ahead.head_hash) == (inline.blocks, inline.entries, inline.head_hash)
+    threads = verify_blocks(copy.deepcopy(CHAIN), threads=3)
+    assert (threads.blocks, threads.entries, threads.head_hash) == (inline.blocks, inline.entries, inline.head_hash)
 
 
-def test_a_forged_auth_is_named_the_same_with_workers():
+def test_a_forged_auth_is_named_the_same_with_threads(monkeypatch):
+    from chalicelib.verifier import ahead
+
+    monkeypatch.setattr(ahead, "MIN_SPLIT", 1)
     chain = copy.deepcopy(CHAIN)
     entry = chain[2]["entries"][1]
     entry["auth"]["sig"] = chain[2]["entries"][3]["auth"]["sig"]
-    for workers in (0, 1):
+    for threads in (1, 2):
         with pytest.raises(VerificationError) as caught:
-            verify_blocks(copy.deepcopy(chain), workers=workers)
+            verify_blocks(copy.deepcopy(chain), threads=threads)
         assert (caught.value.height, caught.value.index) == (2, 3)
         assert caught.value.reason == "auth.sig does not verify over auth.base"
 
 
-def test_the_worker_check_refuses_what_signature_valid_refuses():
+def test_the_threads_check_refuses_what_signature_valid_refuses():
     from chalicelib.verifier.ahead import check
 
     auth = CHAIN[2]["entries"][1]["auth"]
