@@ -105,8 +105,9 @@ def _stack_log(tmp: Path) -> Iterator[Log]:
                 consumer = Ed25519PrivateKey.generate()
                 jwk = jwk_of(consumer.public_key())
                 node, body = f"c-{jwk['kid'][:16]}", {"role": "consumer", "jwk": jwk}
+                size = log.head()["log_size"] + 1  # genesis and this registration
                 commit([Draft("node.registered", node, {"node": node, **body}, signed_auth(consumer, body, "/nodes"))])
-                size = _until(lambda: log.head()["log_size"], 30, "the registration", stack.log_path)
+                _until(lambda: log.head()["log_size"] == size, 60, "the registration", stack.log_path)
                 wallet = f"w-{jwk['kid'][:16]}"
                 for count in BLOCKS:
                     drafts = []
