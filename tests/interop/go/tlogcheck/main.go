@@ -58,7 +58,14 @@ func fail(format string, args ...interface{}) {
 
 func get(base, path string) []byte {
 	u := strings.TrimRight(base, "/") + "/" + strings.TrimLeft(path, "/")
-	resp, err := client.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		fail("GET %s: %v", u, err)
+	}
+	// As curl and Python's requests do: behind API Gateway (and Chalice), a binary answer such as
+	// a tile needs an Accept header that admits it; Go's net/http sends none by default.
+	req.Header.Set("Accept", "*/*")
+	resp, err := client.Do(req)
 	if err != nil {
 		fail("GET %s: %v", u, err)
 	}
