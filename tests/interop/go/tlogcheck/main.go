@@ -264,7 +264,12 @@ func run() (err error) {
 	}
 	fmt.Printf("tiles: root recomputed from the hash tiles\n")
 
-	indexes := []int64{0, cp.size / 2, cp.size - 1}
+	indexes := []int64{0}
+	for _, i := range []int64{cp.size / 2, cp.size - 1} {
+		if i != indexes[len(indexes)-1] {
+			indexes = append(indexes, i)
+		}
+	}
 	if *indexList != "" {
 		indexes = nil
 		for _, s := range strings.Split(*indexList, ",") {
