@@ -1,8 +1,4 @@
-"""The logs that strangers' tools read here: one built from the pure modules, one served by the real local stack.
-
-Both are module-scoped and shared by every test of a module; the tests that use
-the stack are in one xdist group, so one worker starts it once.
-"""
+"""The logs that strangers' tools read here: one built from the pure modules, one served by the real local stack."""
 
 from __future__ import annotations
 
@@ -51,9 +47,17 @@ class Log:
 
 
 @pytest.fixture(scope="session")
-def tlogcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Go checker, built once per test process (a few seconds with a cold build cache)."""
-    return tools.build_tlogcheck(tmp_path_factory.mktemp("tlogcheck"))
+def tlogcheck(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The Go checker, built once per run (a few seconds with a cold build cache), shared by xdist's workers."""
+    import fcntl
+
+    tools.require_go()
+    # xdist's workers share their base folder's parent, which is this run's own
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    with open(shared / "tlogcheck.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        binary = shared / "tlogcheck" / "tlogcheck"
+        return binary if binary.exists() else tools.build_tlogcheck(binary.parent)
 
 
 def _pure_log() -> Iterator[Log]:
@@ -131,10 +135,13 @@ def _stack_log(tmp: Path) -> Iterator[Log]:
             stack.stop()
 
 
-@pytest.fixture(scope="module", params=["pure", pytest.param("stack", marks=pytest.mark.e2e)])
-def log(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Log]:
-    """The same log shape, once from the pure modules and once from the real local stack."""
-    if request.param == "pure":
-        yield from _pure_log()
-    else:
-        yield from _stack_log(tmp_path_factory.mktemp("stack"))
+@pytest.fixture(scope="module")
+def pure_log() -> Iterator[Log]:
+    """The log as the pure modules alone make it: checkpoints by ledger/note.py, tiles by ledger/tiles.py."""
+    yield from _pure_log()
+
+
+@pytest.fixture
+def stack_log(tmp_path: Path) -> Iterator[Log]:
+    """The same shape of log from the real local stack (one end-to-end test reads it)."""
+    yield from _stack_log(tmp_path)

@@ -9,15 +9,19 @@
   consistency proofs, and authenticates the hash tiles; it fails on a changed
   checkpoint, a wrong key, and a lie signed with the log's own key.
 
-Each test runs against two logs of the same shape (conftest.py): one built by
-the pure modules (ledger/note.py, ledger/tiles.py) and the real local stack.
+Each check reads two logs of the same shape (conftest.py): one built by the
+pure modules (ledger/note.py, ledger/tiles.py), a test per check, and the real
+local stack, started once for one end-to-end test that runs every check as a
+subtest (pytest-xdist's xdist_group does not hold tests together under pytest
+9, so one test is how one stack serves them all).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,8 +38,6 @@ from chalicelib.ledger.canonical import canonical
 from chalicelib.ledger.keys import public_key_from_jwk, raw_public
 from tests.interop.conftest import Log
 from tests.interop.tools import run_tlogcheck, tlog_tiles
-
-pytestmark = pytest.mark.xdist_group("interop-log")  # one worker, one stack (pyproject: --dist loadgroup)
 
 B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # tlog-scales 0.0.3 reads a checkpoint with str.splitlines(), splits a signature line with str.split(),
@@ -108,50 +110,65 @@ class Layout:
         return self.text[:pos] + bytes([new]) + self.text[pos + 1:]
 
 
-def _checkpoints(log: Log) -> list[tuple[str, bytes, dict]]:
-    """(where, text, header) of GET /checkpoint and of GET /blocks/{h}/checkpoint for every height."""
-    head = log.head()
-    served = [(f"blocks/{h}/checkpoint", log.get(f"blocks/{h}/checkpoint"), log.json(f"blocks/{h}")["header"])
-              for h in range(head["height"] + 1)]
-    newest = log.get("checkpoint")
-    [header] = [h for _, text, h in served if text == newest]
-    return [("checkpoint", newest, header), *served]
+@dataclass
+class Reading:
+    """What the checks share about one log: read once, over HTTP."""
+
+    log: Log
+    build_go: Callable[[], Path]  # builds (or finds) the Go checker, or skips where there is no Go
+    tmp: Path
+    checkpoints: list[tuple[str, bytes, dict]] = field(default_factory=list)  # (where, text, block header)
+    vkeys: dict[str, str] = field(default_factory=dict)  # kid -> served vkey
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        log = self.log
+        head = log.head()
+        served = [(f"blocks/{h}/checkpoint", log.get(f"blocks/{h}/checkpoint"), log.json(f"blocks/{h}")["header"])
+                  for h in range(head["height"] + 1)]
+        newest = log.get("checkpoint")
+        [header] = [h for _, text, h in served if text == newest]
+        self.checkpoints = [("checkpoint", newest, header), *served]
+        self.vkeys = {k["kid"]: k["vkey"] for k in log.json("keys")["keys"]}
+        self.origin = note.local_origin(log.json("blocks/0")["hash"])
+
+    @property
+    def tlogcheck(self) -> Path:
+        return self.build_go()
+
+    @property
+    def newest(self) -> tuple[str, bytes, dict]:
+        return self.checkpoints[0]
 
 
-@pytest.fixture(scope="module")
-def checkpoints(log: Log) -> list[tuple[str, bytes, dict]]:
-    return _checkpoints(log)
-
-
-@pytest.fixture(scope="module")
-def origin(log: Log) -> str:
-    return note.local_origin(log.json("blocks/0")["hash"])
+def _indexes(size: int, wanted: tuple[int, ...] = (0, 1, 255, 256, 257, 511, 512)) -> list[int]:
+    """Tile edges and the tree's ends."""
+    return sorted({i for i in (*wanted, size // 2, size - 2, size - 1) if 0 <= i < size})
 
 
 # --- a. tlog-scales' Checkpoint.verify
 
-def test_tlog_scales_verifies_every_served_checkpoint_with_the_served_vkey(log, checkpoints, origin):
-    keys = {k["kid"]: k for k in log.json("keys")["keys"]}
+def check_tlog_scales_verifies_every_served_checkpoint_with_the_served_vkey(r: Reading) -> None:
+    keys = {k["kid"]: k for k in r.log.json("keys")["keys"]}
     sizes = set()
-    for where, text, header in checkpoints:
+    for where, text, header in r.checkpoints:
         jwk = keys[header["sealer"]]
         # the served vkey is the one a stranger derives from the JWK and the origin
         public = raw_public(public_key_from_jwk({k: v for k, v in jwk.items() if k != "vkey"}))
-        assert jwk["vkey"] == Vkey(origin, None, 1, public).serialize() == note.vkey(origin, public), where
+        assert jwk["vkey"] == Vkey(r.origin, None, 1, public).serialize() == note.vkey(r.origin, public), where
         checkpoint = Checkpoint.from_text(text.decode("utf-8"))
         checkpoint.verify(Vkey.from_string(jwk["vkey"]))
         assert (checkpoint.origin, checkpoint.size, checkpoint.root_hash.hex()) == (
-            origin, header["log_size"], header["log_root"]), where
+            r.origin, header["log_size"], header["log_root"]), where
         assert checkpoint.serialize().encode() == text, f"{where}: not as tlog-scales writes it"
         sizes.add(checkpoint.size)
-    assert len(checkpoints) == log.head()["height"] + 2 == len(sizes) + 1
+    assert len(r.checkpoints) == r.log.head()["height"] + 2 == len(sizes) + 1
     assert max(sizes) > 512
 
 
-def test_tlog_scales_rejects_every_bit_flip_of_every_served_checkpoint(checkpoints, log):
-    keys = {k["kid"]: k["vkey"] for k in log.json("keys")["keys"]}
-    for where, text, header in checkpoints:
-        vkey, layout = keys[header["sealer"]], Layout.of(text)
+def check_tlog_scales_rejects_every_bit_flip_of_every_served_checkpoint(r: Reading) -> None:
+    for where, text, header in r.checkpoints:
+        vkey, layout = r.vkeys[header["sealer"]], Layout.of(text)
         assert _tlog_scales_accepts(text, vkey)
         accepted = []
         for pos in range(layout.end):
@@ -163,6 +180,7 @@ def test_tlog_scales_rejects_every_bit_flip_of_every_served_checkpoint(checkpoin
                 assert not layout.reads_the_same(pos, new), f"{where}: byte {pos} -> {new:#04x} was refused"
         # what it accepted it reads exactly as the original: a one-bit change of a base64 padding bit,
         # or of a line end into another line boundary ("\n" ^ 1 is "\v")
+        assert accepted
         for pos, new in accepted:
             assert layout.reads_the_same(pos, new), f"{where}: byte {pos} -> {new:#04x} was accepted"
         # and our own verifier refuses every one of them
@@ -173,10 +191,10 @@ def test_tlog_scales_rejects_every_bit_flip_of_every_served_checkpoint(checkpoin
                     note.open_checkpoint(layout.changed(pos, text[pos] ^ (1 << bit)), verifier)
 
 
-def test_every_change_tlog_scales_cannot_see_reads_as_the_same_checkpoint(checkpoints, log):
+def check_every_change_tlog_scales_cannot_see_reads_as_the_same_checkpoint(r: Reading) -> None:
     """The exceptions above are exactly these: the same origin, size, root and signature bytes."""
-    _, text, header = checkpoints[0]
-    vkey, layout = log.vkey(header["sealer"]), Layout.of(text)
+    _, text, header = r.newest
+    vkey, layout = r.vkeys[header["sealer"]], Layout.of(text)
     original = Checkpoint.from_text(text.decode())
     invisible = [(pos, new) for pos in range(layout.end) for new in range(256)
                  if new != text[pos] and layout.reads_the_same(pos, new)]
@@ -187,26 +205,24 @@ def test_every_change_tlog_scales_cannot_see_reads_as_the_same_checkpoint(checkp
         assert _tlog_scales_accepts(changed, vkey), (pos, new)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_tlog_scales_rejects_any_other_changed_byte(checkpoints, log, data):
-    where, text, header = data.draw(st.sampled_from(checkpoints), label="checkpoint")
-    layout = Layout.of(text)
-    pos = data.draw(st.integers(0, layout.end - 1), label="position")
-    new = data.draw(st.integers(0, 255).filter(lambda b: b != text[pos]), label="byte")
-    assert _tlog_scales_accepts(layout.changed(pos, new), log.vkey(header["sealer"])) == \
-        layout.reads_the_same(pos, new), (where, pos, new)
+def check_tlog_scales_rejects_any_other_changed_byte(r: Reading) -> None:
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+    @given(data=st.data())
+    def any_byte(data: st.DataObject) -> None:
+        where, text, header = data.draw(st.sampled_from(r.checkpoints), label="checkpoint")
+        layout = Layout.of(text)
+        pos = data.draw(st.integers(0, layout.end - 1), label="position")
+        new = data.draw(st.integers(0, 255).filter(lambda b: b != text[pos]), label="byte")
+        assert _tlog_scales_accepts(layout.changed(pos, new), r.vkeys[header["sealer"]]) == \
+            layout.reads_the_same(pos, new), (where, pos, new)
+
+    any_byte()
 
 
 # --- b. tlog-scales' tlog-tiles command and its tiles reader
 
-def _indexes(size: int, wanted: tuple[int, ...] = (0, 1, 255, 256, 257, 511, 512)) -> list[int]:
-    """Tile edges and the tree's ends."""
-    return sorted({i for i in (*wanted, size // 2, size - 2, size - 1) if 0 <= i < size})
-
-
-def test_tlog_tiles_fetches_leaves_and_proofs_equal_to_the_api(log):
-    text = log.get("checkpoint")
+def check_tlog_tiles_fetches_leaves_and_proofs_equal_to_the_api(r: Reading) -> None:
+    log, (_, text, _) = r.log, r.newest
     checkpoint = Checkpoint.from_text(text.decode())
     size = checkpoint.size
     for index in [*_indexes(size, (0, 255, 256, 512))[:-1], -1]:  # each run about 0.2 s
@@ -226,15 +242,12 @@ def test_tlog_tiles_fetches_leaves_and_proofs_equal_to_the_api(log):
         assert [base64.b64decode(h) for h in hashes] == [bytes.fromhex(h) for h in api["path"]], index
         InclusionProof(index, size, [base64.b64decode(h) for h in hashes]).check(leaf_hash(leaf),
                                                                                   checkpoint.root_hash)
-
-
-def test_tlog_tiles_fails_for_a_leaf_the_tree_does_not_have(log):
-    size = Checkpoint.from_text(log.get("checkpoint").decode()).size
-    got = tlog_tiles("get-leaf", "-c", log.url, str(size + 300))
+    got = tlog_tiles("get-leaf", "-c", log.url, str(size + 300))  # a leaf the tree does not have
     assert got.returncode != 0 and got.stdout == b""
 
 
-def test_tlog_scales_reads_every_entry_root_and_proof_from_the_tiles(log, checkpoints):
+def check_tlog_scales_reads_every_entry_root_and_proof_from_the_tiles(r: Reading) -> None:
+    log = r.log
     reader = TilesReader(HttpBackend(log.url))
     newest = reader.get_checkpoint()
     newest.verify(Vkey.from_string(log.vkey()))
@@ -252,7 +265,7 @@ def test_tlog_scales_reads_every_entry_root_and_proof_from_the_tiles(log, checkp
             index += 1
     assert index == newest.size
     # every older checkpoint: its root from the tiles, and the consistency proofs agree
-    for where, text, _ in checkpoints[1:]:
+    for where, text, _ in r.checkpoints[1:]:
         old = Checkpoint.from_text(text.decode())
         assert reader.mth(0, old.size) == old.root_hash, where
         proof = reader.get_consistency_proof(old.size, newest.size)
@@ -266,34 +279,37 @@ def test_tlog_scales_reads_every_entry_root_and_proof_from_the_tiles(log, checkp
 
 # --- c. Go's golang.org/x/mod/sumdb/note and sumdb/tlog
 
-def test_go_checks_the_checkpoint_proofs_and_tiles(log, tlogcheck: Path):
-    head = log.head()
-    size, vkey = head["log_size"], log.vkey()
+def check_go_checks_the_checkpoint_proofs_and_tiles(r: Reading) -> None:
+    _, _, head = r.newest
+    size, vkey = head["log_size"], r.vkeys[head["sealer"]]
     indexes = ",".join(str(i) for i in _indexes(size))
-    for old in sorted({0, 2, head["height"] // 2, head["height"] - 1, head["height"]}):
-        result = run_tlogcheck(tlogcheck, log.url, vkey, "-old", str(old), "-index", indexes)
+    for old in sorted({0, head["height"] // 2, head["height"] - 1}):
+        result = run_tlogcheck(r.tlogcheck, r.log.url, vkey, "-old", str(old), "-index", indexes)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.endswith("OK\n")
-        assert f"checkpoint {note.local_origin(log.json('blocks/0')['hash'])} size {size} " in result.stdout
+        assert f"checkpoint {r.origin} size {size} " in result.stdout
         assert f"inclusion: record {size - 1} of {size} verified" in result.stdout
     # an older block's checkpoint as the newer one
-    result = run_tlogcheck(tlogcheck, log.url, vkey, "-checkpoint", "3", "-old", "2")
+    result = run_tlogcheck(r.tlogcheck, r.log.url, vkey, "-checkpoint", "3", "-old", "2")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_go_fails_on_a_changed_checkpoint_a_wrong_key_and_a_signed_lie(log, tlogcheck: Path, tmp_path):
-    text, vkey = log.get("checkpoint"), log.vkey()
+def check_go_fails_on_a_changed_checkpoint_a_wrong_key_and_a_signed_lie(r: Reading) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    log, (_, text, head) = r.log, r.newest
+    vkey = r.vkeys[head["sealer"]]
     checkpoint = note.parse_checkpoint(note.parse_note(text).body)
 
     def fails(*args: str, vkey: str = vkey) -> str:
-        result = run_tlogcheck(tlogcheck, log.url, vkey, *args)
+        result = run_tlogcheck(r.tlogcheck, log.url, vkey, *args)
         assert result.returncode == 1, result.stdout + result.stderr
         assert "OK" not in result.stdout
         return result.stderr
 
     def saved(name: str, data: bytes) -> str:
-        (tmp_path / name).write_bytes(data)
-        return str(tmp_path / name)
+        (r.tmp / name).write_bytes(data)
+        return str(r.tmp / name)
 
     # a changed byte of the body, or of the signature
     root_line = text.index(b"\n", text.index(b"\n") + 1) + 1
@@ -303,8 +319,6 @@ def test_go_fails_on_a_changed_checkpoint_a_wrong_key_and_a_signed_lie(log, tlog
     flipped = text[:signature] + (b"B" if text[signature:signature + 1] == b"A" else b"A") + text[signature + 1:]
     assert "note.Open: invalid signature for key" in fails("-checkpoint", saved("sig.txt", flipped))
     # a key that did not sign it: another key under the origin's name, or the right key under another name
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     other = note.vkey(checkpoint.origin, Ed25519PrivateKey.generate().public_key())
     assert "note.Open: note has no verifiable signatures" in fails(vkey=other)
     renamed = note.vkey("example.com/other-log", log.sealer.public_key())
@@ -320,3 +334,38 @@ def test_go_fails_on_a_changed_checkpoint_a_wrong_key_and_a_signed_lie(log, tlog
     body = note.checkpoint_body(checkpoint.origin, checkpoint.size, checkpoint.root) + "extension\n"
     extended = f"{body}\n{note.signature_line(checkpoint.origin, body, log.sealer)}"
     assert "extension lines" in fails("-checkpoint", saved("extended.txt", extended.encode()))
+
+
+CHECKS: list[Callable[[Reading], None]] = [
+    check_tlog_scales_verifies_every_served_checkpoint_with_the_served_vkey,
+    check_tlog_scales_rejects_every_bit_flip_of_every_served_checkpoint,
+    check_every_change_tlog_scales_cannot_see_reads_as_the_same_checkpoint,
+    check_tlog_scales_rejects_any_other_changed_byte,
+    check_tlog_tiles_fetches_leaves_and_proofs_equal_to_the_api,
+    check_tlog_scales_reads_every_entry_root_and_proof_from_the_tiles,
+    check_go_checks_the_checkpoint_proofs_and_tiles,
+    check_go_fails_on_a_changed_checkpoint_a_wrong_key_and_a_signed_lie,
+]
+
+
+def _name(check: Callable[[Reading], None]) -> str:
+    return check.__name__.removeprefix("check_")
+
+
+@pytest.fixture(scope="module")
+def pure_reading(pure_log: Log, tmp_path_factory: pytest.TempPathFactory) -> Reading:
+    return Reading(pure_log, lambda: Path(), tmp_path_factory.mktemp("pure"))
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=_name)
+def test_strangers_tools_read_the_log_the_pure_modules_make(pure_reading: Reading, check, request) -> None:
+    pure_reading.build_go = lambda: request.getfixturevalue("tlogcheck")  # only the Go checks need Go
+    check(pure_reading)
+
+
+@pytest.mark.e2e
+def test_strangers_tools_read_the_local_stack(stack_log: Log, tmp_path: Path, subtests, request) -> None:
+    reading = Reading(stack_log, lambda: request.getfixturevalue("tlogcheck"), tmp_path)
+    for check in CHECKS:
+        with subtests.test(_name(check)):
+            check(reading)
