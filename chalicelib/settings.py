@@ -48,6 +48,12 @@ class Settings:
     blocks_per_run: int
     public_origin: str
     store: str
+    origin: str
+
+    @property
+    def log_bucket(self) -> str:
+        """The S3 bucket of the log's tiles and checkpoint (C2SP tlog-tiles), publicly readable on AWS."""
+        return self.table("log")
 
     def table(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -72,7 +78,20 @@ def get_settings() -> Settings:
         public_origin=os.environ.get("COVENANT_PUBLIC_ORIGIN", "").rstrip("/"),
         # Where the state lives: "dynamodb" (AWS, moto) or "memory" (tests; one process only).
         store=_choice("COVENANT_STORE", "dynamodb", ("dynamodb", "memory")),
+        # The log's origin (LEDGER.md), fixed at genesis: a schema-less URL such as
+        # covenant.example.com/ledger. Unset, the origin is derived from the genesis hash
+        # (localhost/covenant/<16 hex>), as the local stack does.
+        origin=_origin(),
     )
+
+
+def _origin() -> str:
+    from .ledger.note import origin_problem
+
+    value = os.environ.get("COVENANT_ORIGIN", "")
+    if value and (problem := origin_problem(value)):
+        raise SettingsError(f"COVENANT_ORIGIN {value!r}: {problem}")
+    return value
 
 
 def reset_settings() -> None:

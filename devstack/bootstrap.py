@@ -39,7 +39,8 @@ def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
     sqs = boto3.client("sqs")
     urls = [outputs[f"Replica{i}QueueUrl"] for i in range(replicas)]
     arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for u in urls]
-    boto3.client("s3").head_bucket(Bucket=f"{prefix}-items")  # created by the template, like the rest
+    for bucket in ("items", "log"):
+        boto3.client("s3").head_bucket(Bucket=f"{prefix}-{bucket}")  # created by the template, like the rest
     dynamodb = boto3.client("dynamodb")
     for logical, attribute in TTL_TABLES.items():
         dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
@@ -94,7 +95,9 @@ def create_resources_directly(prefix: str, replicas: int) -> Stack:
     live = [queues[f"Replica{i}Queue"] for i in range(replicas)]
     for _, arn in live:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
-    boto3.client("s3").create_bucket(Bucket=name(resources["ItemsBucket"]["Properties"]["BucketName"]))
+    for resource in resources.values():
+        if resource["Type"] == "AWS::S3::Bucket":
+            boto3.client("s3").create_bucket(Bucket=name(resource["Properties"]["BucketName"]))
     for logical, attribute in TTL_TABLES.items():
         dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
                                      TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
@@ -103,9 +106,9 @@ def create_resources_directly(prefix: str, replicas: int) -> Stack:
 
 def reset_process_state() -> None:
     """Forget every per-process cache: settings, clients, tiles, blocks (tests and tools switch back ends)."""
-    from chalicelib.services import items, ledger, reading
+    from chalicelib.services import items, ledger, reading, sealing
     from chalicelib.settings import reset_settings
-    from chalicelib.store import backend, broadcast, ledger_store
+    from chalicelib.store import backend, broadcast, ledger_store, log_bucket
     from chalicelib.store.models import reset_connections
 
     reset_settings()
@@ -115,6 +118,8 @@ def reset_process_state() -> None:
     reading.block_cache.clear()
     broadcast.sns_client.cache_clear()
     items.s3_client.cache_clear()
+    log_bucket.s3_client.cache_clear()
+    sealing.forget_origin()
     ledger._started = False
 
 

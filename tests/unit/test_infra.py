@@ -114,3 +114,19 @@ def test_importing_the_app_loads_no_storage_client_and_no_body_model():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"})
     assert out.stdout.strip() == ""
+
+
+def test_the_log_bucket_is_public_read_for_tiles_and_checkpoint_only_and_items_stay_private():
+    resources = render(3)["Resources"]
+    statements = resources["LogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [(s["Effect"], s["Principal"], s["Action"]) for s in statements] == [("Allow", "*", "s3:GetObject")]
+    assert statements[0]["Resource"] == [{"Fn::Sub": "arn:aws:s3:::${LogBucket}/tile/*"},
+                                         {"Fn::Sub": "arn:aws:s3:::${LogBucket}/checkpoint"}]
+    log_block = resources["LogBucket"]["Properties"]["PublicAccessBlockConfiguration"]
+    assert log_block["BlockPublicAcls"] and log_block["IgnorePublicAcls"]  # public by policy, never by ACL
+    assert all(resources["ItemsBucket"]["Properties"]["PublicAccessBlockConfiguration"].values())
+    assert not any(r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": "ItemsBucket"}
+                   for r in resources.values())
+    # the functions may write and read the log bucket's objects, and delete none
+    log = [s for s in policy(3, "covenant-dev")["Statement"] if "covenant-dev-log" in str(s["Resource"])]
+    assert [sorted(s["Action"]) for s in log] == [["s3:GetObject", "s3:PutObject"]]
