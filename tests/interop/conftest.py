@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.interop import tools
 
-# Entries per sealed block after genesis and the consumer's registration: blocks that end inside a
-# tile, fill one, cross one and two 256-entry boundaries, and a block of one entry.
-BLOCKS = (40, 250, 7, 300, 1, 140)
+# Entries per sealed block after genesis and the consumer's registration (log sizes 42, 292, 299, 512,
+# 513, 653): blocks that end inside a tile, cross a 256-entry boundary, end exactly on one (full tiles,
+# no partial one at level 0), hold one entry, and leave level-1 tiles behind.
+BLOCKS = (40, 250, 7, 213, 1, 140)
 
 
 @dataclass
