@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "covenant-dev"
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # 104,857,600: the default largest upload (see Settings.max_upload_bytes)
 
 
 def current_prefix() -> str:
@@ -48,6 +49,7 @@ class Settings:
     blocks_per_run: int
     public_origin: str
     store: str
+    max_upload_bytes: int
 
     def table(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -72,6 +74,11 @@ def get_settings() -> Settings:
         public_origin=os.environ.get("COVENANT_PUBLIC_ORIGIN", "").rstrip("/"),
         # Where the state lives: "dynamodb" (AWS, moto) or "memory" (tests; one process only).
         store=_choice("COVENANT_STORE", "dynamodb", ("dynamodb", "memory")),
+        # The largest content a presigned upload may carry (README, "Information goods"): publishing reads it
+        # all, hashing it, then has S3 copy it, within one API request (API Gateway gives up after 29 s). 100 MiB
+        # takes about 2 s of that on AWS and is where S3 advises multipart uploads, which a single presigned PUT
+        # with one whole-object SHA-256 cannot be. At most 1 GiB, whatever the setting.
+        max_upload_bytes=_int("COVENANT_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES, 1, 1 << 30),
     )
 
 
