@@ -76,9 +76,10 @@ def get_settings() -> Settings:
         store=_choice("COVENANT_STORE", "dynamodb", ("dynamodb", "memory")),
         # The largest content a presigned upload may carry (README, "Information goods"). Publishing reads it
         # all and hashes it, then S3 copies it, within one API request that API Gateway cuts at 29 s: 100 MiB is
-        # hashed in 0.06 s and read in 0.12 s on moto (`make bench`); on AWS the read takes one to two seconds at
-        # the 50-100 MB/s a function gets from S3 (estimated, not measured here). It is also where S3 advises multipart uploads, which one presigned PUT bound to one
-        # whole-object SHA-256 is not. Operators may lower it, or raise it to 1 GiB at most.
+        # hashed in 0.06 s and read in 0.12 s on moto (`make bench`); on AWS the read takes one to two seconds
+        # at the 50-100 MB/s a function gets from S3 (estimated, not measured here). It is also where S3 advises
+        # multipart uploads, which one presigned PUT bound to one whole-object SHA-256 is not. Operators may
+        # lower it, or raise it to 1 GiB at most.
         max_upload_bytes=_int("COVENANT_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES, 1, 1 << 30),
     )
 

@@ -26,7 +26,9 @@ from .program import allowed
 from .signed import SignedRequest
 from .trading import trader
 
-UPLOAD_SECONDS = 300  # the URL's life: the PUT must start within it (S3 checks the time when a request begins)
+# The URL's life: the PUT must start within it (S3 checks the time when a request begins). Signed with the
+# function's temporary credentials, a URL also dies with them, if they expire first: the client asks again.
+UPLOAD_SECONDS = 300
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 SAMPLE_BYTES = 48_000  # what the near-copy check, the excerpt and the search read of uploaded text (= a text item)
 

@@ -275,3 +275,14 @@ def test_what_moto_enforces_on_a_presigned_put(aws):
     assert requests.put(url, data=b"other bytes, longer", headers=headers, timeout=30).status_code == 200
     assert requests.put(url + "0", data=b"x", headers=headers, timeout=30).status_code == 200  # a broken signature
     assert _stored(f"uploads/{_sha(good)}") == b"x"
+
+
+@pytest.mark.dynamodb
+def test_an_uploaded_item_is_kept_in_dynamodb_like_any_other(readers):
+    author = readers.consumers[0]
+    _upload(author, BINARY)
+    item = expect(_publish(author, _sha(BINARY), len(BINARY), title="Lamp photo"), 201)
+    shown = answer(readers.http.get(f"/items/{item['item']}"))
+    assert (shown["sha256"], shown["size"], shown["content"], shown["originator"]) == (
+        _sha(BINARY), len(BINARY), "binary", True)
+    expect(_publish(author, "cd" * 32, 10), 409, "upload_missing")
