@@ -99,7 +99,7 @@ def publish(signed: SignedRequest, wallet_id: str, title: str, price: int, stake
     commercial, reason = classify(title, sample or "", price)
     original = _original_of(sha)
     sig = signature(sample) if sample is not None else []
-    keys = bands(sig) if sample is not None and normalise(sample) else []  # punctuation alone: nothing to compare
+    keys = bands(sig) if sample is not None and normalise(sample) else []  # punctuation or emoji alone
     near = None if original or not keys else _nearest(sig, keys)
     store()  # before the entry: an entry never names content that is not stored
     # Index rows first: a row whose item never commits is skipped by every reader.
