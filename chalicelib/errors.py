@@ -172,3 +172,11 @@ class BlockUnavailable(CovenantError):
 class SealerKeyError(CovenantError):
     status = 500
     code = "sealer_key_unavailable"
+
+
+class OriginChanged(CovenantError):
+    """COVENANT_ORIGIN disagrees with the origin the log was given at genesis, which never changes."""
+
+    status = 503
+    code = "origin_changed"
+    retryable = False

@@ -50,6 +50,12 @@ class Settings:
     public_origin: str
     store: str
     max_upload_bytes: int
+    origin: str
+
+    @property
+    def log_bucket(self) -> str:
+        """The S3 bucket of the log's tiles and checkpoint (C2SP tlog-tiles), publicly readable on AWS."""
+        return self.table("log")
 
     def table(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -74,6 +80,10 @@ def get_settings() -> Settings:
         public_origin=os.environ.get("COVENANT_PUBLIC_ORIGIN", "").rstrip("/"),
         # Where the state lives: "dynamodb" (AWS, moto) or "memory" (tests; one process only).
         store=_choice("COVENANT_STORE", "dynamodb", ("dynamodb", "memory")),
+        # The log's origin (LEDGER.md), fixed at genesis: a schema-less URL such as
+        # covenant.example.com/ledger. Unset, the origin is derived from the genesis hash
+        # (localhost/covenant/<16 hex>), as the local stack does.
+        origin=_origin(),
         # The largest content a presigned upload may carry (README, "Information goods"). Publishing reads it
         # all and hashes it, then S3 copies it, within one API request that API Gateway cuts at 29 s: 100 MiB is
         # hashed in 0.06 s and read in 0.12 s on moto (`make bench`); on AWS the read takes one to two seconds
@@ -82,6 +92,15 @@ def get_settings() -> Settings:
         # lower it, or raise it to 1 GiB at most.
         max_upload_bytes=_int("COVENANT_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES, 1, 1 << 30),
     )
+
+
+def _origin() -> str:
+    from .ledger.note import origin_problem
+
+    value = os.environ.get("COVENANT_ORIGIN", "")
+    if value and (problem := origin_problem(value)):
+        raise SettingsError(f"COVENANT_ORIGIN {value!r}: {problem}")
+    return value
 
 
 def reset_settings() -> None:

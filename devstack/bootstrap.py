@@ -39,9 +39,12 @@ def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
     sqs = boto3.client("sqs")
     urls = [outputs[f"Replica{i}QueueUrl"] for i in range(replicas)]
     arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for u in urls]
-    boto3.client("s3").head_bucket(Bucket=f"{prefix}-items")  # created by the template, like the rest
-    # moto's CloudFormation skips the bucket's versioning, CORS and lifecycle: set them as the template says
-    configure_bucket(f"{prefix}-items", template["Resources"]["ItemsBucket"]["Properties"])
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::S3::Bucket":
+            bucket = str(resource["Properties"]["BucketName"]["Fn::Sub"]).replace("${Prefix}", prefix)
+            boto3.client("s3").head_bucket(Bucket=bucket)  # created by the template, like the rest
+            # moto's CloudFormation skips a bucket's versioning, CORS and lifecycle: set them as the template says
+            configure_bucket(bucket, resource["Properties"])
     dynamodb = boto3.client("dynamodb")
     for logical, attribute in TTL_TABLES.items():
         dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
@@ -96,9 +99,10 @@ def create_resources_directly(prefix: str, replicas: int) -> Stack:
     live = [queues[f"Replica{i}Queue"] for i in range(replicas)]
     for _, arn in live:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
-    items = resources["ItemsBucket"]["Properties"]
-    boto3.client("s3").create_bucket(Bucket=name(items["BucketName"]))
-    configure_bucket(name(items["BucketName"]), items)
+    for resource in resources.values():
+        if resource["Type"] == "AWS::S3::Bucket":
+            boto3.client("s3").create_bucket(Bucket=name(resource["Properties"]["BucketName"]))
+            configure_bucket(name(resource["Properties"]["BucketName"]), resource["Properties"])
     for logical, attribute in TTL_TABLES.items():
         dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
                                      TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
@@ -128,9 +132,9 @@ def configure_bucket(bucket: str, properties: dict[str, Any]) -> None:
 
 def reset_process_state() -> None:
     """Forget every per-process cache: settings, clients, tiles, blocks (tests and tools switch back ends)."""
-    from chalicelib.services import ledger, reading
+    from chalicelib.services import ledger, reading, sealing
     from chalicelib.settings import reset_settings
-    from chalicelib.store import backend, broadcast, content, ledger_store
+    from chalicelib.store import backend, broadcast, content, ledger_store, log_bucket
     from chalicelib.store.models import reset_connections
 
     reset_settings()
@@ -140,6 +144,8 @@ def reset_process_state() -> None:
     reading.block_cache.clear()
     broadcast.sns_client.cache_clear()
     content.s3_client.cache_clear()
+    log_bucket.s3_client.cache_clear()
+    sealing.forget_origin()
     ledger._started = False
 
 

@@ -210,6 +210,36 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
             },
         },
     }
+    # The log as C2SP tlog-tiles: tiles, entry bundles and the checkpoint, readable by anyone
+    # (README "Checkpoints and tiles"). Objects are written once (If-None-Match), never replaced.
+    resources["LogBucket"] = {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketName": _name("log"),
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": False,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": False},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["*"],
+                                                 "AllowedHeaders": ["*"], "MaxAge": 3600}]},
+        },
+    }
+    resources["LogBucketPolicy"] = {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": "LogBucket"},
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "PublicReadOfTheLog", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                    "Resource": [{"Fn::Sub": "arn:aws:s3:::${LogBucket}/tile/*"},
+                                 {"Fn::Sub": "arn:aws:s3:::${LogBucket}/checkpoint"}],
+                }],
+            },
+        },
+    }
     resources["BlocksTopic"] = {
         "Type": "AWS::SNS::Topic",
         "Properties": {"TopicName": _name("blocks"), "Subscription": subscriptions},
@@ -317,6 +347,8 @@ def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> di
             # Without it S3 answers a missing upload 403, not 404, and it could not be told from a refusal.
             {"Sid": "ItemsList", "Effect": "Allow", "Action": ["s3:ListBucket"],
              "Resource": f"arn:aws:s3:::{prefix}-items"},
+            {"Sid": "LogTiles", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+             "Resource": f"arn:aws:s3:::{prefix}-log/*"},
             {"Sid": "Broadcast", "Effect": "Allow", "Action": ["sns:Publish"],
              "Resource": f"arn:aws:sns:*:*:{prefix}-blocks"},
             {"Sid": "ReplicaQueues", "Effect": "Allow",

@@ -12,7 +12,8 @@ from chalicelib.ledger.auth import content_digest
 from chalicelib.ledger.format import make_entry
 from chalicelib.ledger.keys import jwk_of, sign
 from chalicelib.services.sealer_key import Signer
-from chalicelib.services.sealing import GENESIS_ENTRY_ID, block_view, build_block
+from chalicelib.services.sealing import GENESIS_ENTRY_ID, block_view, build_block, origin_of
+from chalicelib.store.ledger_records import Block
 from chalicelib.store.ledger_store import prepare
 
 
@@ -39,6 +40,7 @@ class ChainMaker:
                  genesis_actor: str = "system"):
         self.signer = signer or Signer(Ed25519PrivateKey.generate())
         self.blocks: list[dict[str, Any]] = []
+        self.records: list[Block] = []
         self.consumer: Ed25519PrivateKey | None = None
         self.head = None
         self.ts = 1_700_000_000_000
@@ -55,8 +57,10 @@ class ChainMaker:
 
     def seal(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         record = build_block(self.head, [e["id"] for e in entries],
-                             [bytes.fromhex(prepare(e).leaf) for e in entries], self.signer, self.ts)
+                             [bytes.fromhex(prepare(e).leaf) for e in entries], self.signer, self.ts,
+                             origin_of(self.records[0]) if self.records else None)
         self.head = record
+        self.records.append(record)  # with each block's signed checkpoint
         block = json.loads(json.dumps(block_view(record, entries)))
         self.blocks.append(block)
         return block
@@ -66,6 +70,7 @@ class ChainMaker:
         other = ChainMaker.__new__(ChainMaker)
         other.signer, other.head, other.ts, other.counter = self.signer, self.head, self.ts, self.counter
         other.blocks = json.loads(json.dumps(self.blocks))
+        other.records = list(self.records)
         other.consumer = self.consumer
         return other
 

@@ -11,6 +11,9 @@ from ..ledger.format import MAX_ID_LENGTH
 from ..services import reading
 from .routing import IMMUTABLE, int_param, query, route
 
+TEXT = "text/plain; charset=utf-8"
+TILE = "application/octet-stream"
+
 public_api = Blueprint(__name__)
 
 
@@ -60,3 +63,48 @@ def sealer_keys() -> dict[str, Any]:
 def replicas() -> dict[str, Any]:
     query(public_api, set())
     return reading.replicas()
+
+
+@route(public_api, "/checkpoint", methods=["GET"], content_type=TEXT)
+def checkpoint() -> str:
+    """The newest block's signed checkpoint (C2SP tlog-checkpoint, signed-note)."""
+    query(public_api, set())
+    return reading.checkpoint()
+
+
+@route(public_api, "/blocks/{h}/checkpoint", methods=["GET"], content_type=TEXT)
+def block_checkpoint(h: str) -> str:
+    query(public_api, set())
+    return reading.block_checkpoint(int_param("h", h))
+
+
+def _tile(*parts: str) -> tuple[bytes, str]:
+    query(public_api, set())
+    return reading.tile("/".join(("tile", *parts)))
+
+
+# C2SP tlog-tiles: /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>], where <N> is 1 to 4 path
+# elements (x001/x234/067); Chalice has no greedy path parameter, so one route per depth.
+@route(public_api, "/tile/{level}/{a}", methods=["GET"], content_type=TILE)
+def tile_1(level: str, a: str) -> tuple[bytes, str]:
+    return _tile(level, a)
+
+
+@route(public_api, "/tile/{level}/{a}/{b}", methods=["GET"], content_type=TILE)
+def tile_2(level: str, a: str, b: str) -> tuple[bytes, str]:
+    return _tile(level, a, b)
+
+
+@route(public_api, "/tile/{level}/{a}/{b}/{c}", methods=["GET"], content_type=TILE)
+def tile_3(level: str, a: str, b: str, c: str) -> tuple[bytes, str]:
+    return _tile(level, a, b, c)
+
+
+@route(public_api, "/tile/{level}/{a}/{b}/{c}/{d}", methods=["GET"], content_type=TILE)
+def tile_4(level: str, a: str, b: str, c: str, d: str) -> tuple[bytes, str]:
+    return _tile(level, a, b, c, d)
+
+
+@route(public_api, "/tile/{level}/{a}/{b}/{c}/{d}/{e}", methods=["GET"], content_type=TILE)
+def tile_5(level: str, a: str, b: str, c: str, d: str, e: str) -> tuple[bytes, str]:
+    return _tile(level, a, b, c, d, e)

@@ -52,7 +52,12 @@ def error_response(error: CovenantError, status: int | None = None,
     return Response(body=error.to_body(), status_code=status or error.status, headers={**(headers or {}), **JSON})
 
 
-def route(bp: Blueprint, path: str, cache: str | None = None, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+def route(bp: Blueprint, path: str, cache: str | None = None, content_type: str | None = None,
+          **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """A read route answering JSON, or, with ``content_type``, the bytes or text the view returns.
+
+    A view may return ``(body, cache)`` to choose its Cache-Control per answer.
+    """
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def handler(*args: Any, **kwargs: Any) -> Response:
@@ -65,8 +70,11 @@ def route(bp: Blueprint, path: str, cache: str | None = None, **options: Any) ->
             except Exception:
                 logger.exception("unhandled error")
                 return error_response(CovenantError("an internal error occurred"))
-            headers = dict(JSON)
-            headers["Cache-Control"] = cache or "no-cache"
+            answer_cache = cache or "no-cache"
+            if isinstance(body, tuple):
+                body, answer_cache = body
+            headers: dict[str, str | list[str]] = {"Content-Type": content_type} if content_type else dict(JSON)
+            headers["Cache-Control"] = answer_cache
             return Response(body=body, status_code=200, headers=headers)
 
         bp.route(path, **options)(handler)

@@ -52,6 +52,9 @@ def _require_genesis() -> None:
     if not _started:
         if store.completed_height() < 0:
             raise ChainNotStarted("the ledger has no genesis block yet")
+        from .sealing import log_origin
+
+        log_origin()  # nothing is written under another origin than genesis fixed (OriginChanged)
         _started = True
 
 

@@ -7,11 +7,14 @@ from typing import Any
 
 from ..errors import ChainNotStarted, EntryPending, InvalidParameter, NotFound
 from ..ledger import merkle
+from ..ledger.keys import public_key_from_jwk
+from ..ledger.note import vkey
+from ..ledger.tiles import TileError, TileRef, parse_path
 from ..settings import get_settings
 from ..store import ledger as store
 from ..store.cache import LruCache
 from ..store.ledger_records import Block
-from .sealing import header_of
+from .sealing import header_of, log_origin
 
 DEFAULT_PAGE = 500
 MAX_PAGE = 1000
@@ -120,7 +123,44 @@ def consistency_proof(first: int, second: int) -> dict[str, Any]:
 
 
 def keys() -> dict[str, Any]:
-    return {"keys": [item["jwk"] for item in store.sealer_keys()]}
+    """Every sealer JWK, with the signed-note ``vkey`` that verifies its checkpoints (key name = origin)."""
+    origin = log_origin()
+    return {"keys": [{**item["jwk"], "vkey": vkey(origin, public_key_from_jwk(item["jwk"]))}
+                     for item in store.sealer_keys()]}
+
+
+def _checkpoint_of(record: Block) -> str:
+    if not record.checkpoint:
+        raise NotFound(f"block {record.height} was sealed before checkpoints existed", field="h")
+    return record.checkpoint
+
+
+def checkpoint() -> str:
+    """The newest completed block's signed checkpoint (C2SP tlog-checkpoint)."""
+    return _checkpoint_of(_head_record())
+
+
+def block_checkpoint(height: int) -> str:
+    return _checkpoint_of(_published_block(height))
+
+
+def tile(path: str) -> tuple[bytes, str]:
+    """A tile or entry bundle of the published log, and its Cache-Control."""
+    from ..store import log_bucket
+
+    try:
+        ref: TileRef = parse_path(path)
+    except TileError as exc:
+        raise NotFound(f"no such tile: {exc}", field="path") from exc
+    # only what the newest checkpoint covers is published (a block being completed writes ahead of it)
+    size = head_size()
+    last = (ref.n * 256 + ref.width) << (8 * ref.level if ref.level is not None else 0)
+    if last > size:
+        raise NotFound(f"the tile {ref.path} is beyond the log's {size} published entries", field="path")
+    found = log_bucket.get(ref.path)
+    if found is None:
+        raise NotFound(f"the tile {ref.path} is not stored", field="path")
+    return found.body, log_bucket.FULL_TILE_CACHE if ref.full else log_bucket.PARTIAL_TILE_CACHE
 
 
 def replicas() -> dict[str, Any]:

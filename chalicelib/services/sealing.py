@@ -30,9 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Conflict, StorageError
+from ..errors import Conflict, OriginChanged, StorageError
 from ..ledger import merkle
 from ..ledger.format import ZERO_HASH, header_bytes, make_entry, make_header
+from ..ledger.note import NoteError, local_origin, parse_checkpoint, parse_note, sign_checkpoint
 from ..ledger.verify import GENESIS_STAMP_NODE, SYSTEM_ACTOR, registers_sealer_key
 from ..observability import count, logger
 from ..settings import get_settings
@@ -40,6 +41,7 @@ from ..store import backend, broadcast
 from ..store import ledger as store
 from ..store.ledger_records import Block, Pending, StoredEntry, pending_ts
 from ..store.port import Change
+from . import tiles
 from .ledger import Clock, now_ms
 from .sealer_key import Signer
 
@@ -76,10 +78,53 @@ def _frontier(record: Block | None) -> list[bytes]:
     return [bytes.fromhex(value) for value in record.frontier] if record is not None else []
 
 
+def origin_of(genesis: Block) -> str:
+    """The origin the log was given at genesis: the first line of block 0's checkpoint.
+
+    A block 0 stored before checkpoints existed has none: its origin is then the
+    configured one, or the one derived from its hash.
+    """
+    if genesis.checkpoint:
+        try:
+            return parse_checkpoint(parse_note(genesis.checkpoint).body).origin
+        except NoteError as exc:
+            raise StorageError("block 0's stored checkpoint is unreadable") from exc
+    return get_settings().origin or local_origin(genesis.hash)
+
+
+_origin: str | None = None
+
+
+def log_origin() -> str:
+    """This log's origin, checked against COVENANT_ORIGIN (OriginChanged if they differ)."""
+    global _origin
+    if _origin is None:
+        genesis = store.get_block(0)
+        if genesis is None:
+            raise StorageError("the chain has no genesis block, so no origin yet")
+        origin = origin_of(genesis)
+        configured = get_settings().origin or local_origin(genesis.hash)
+        if configured != origin:
+            raise OriginChanged(
+                f"this log's origin is {origin!r}, fixed at genesis, but COVENANT_ORIGIN makes it {configured!r}: "
+                "an origin never changes (LEDGER.md); set COVENANT_ORIGIN back to the log's origin"
+                + (" or unset it" if origin == local_origin(genesis.hash) else ""))
+        _origin = origin
+    return _origin
+
+
+def forget_origin() -> None:
+    global _origin
+    _origin = None
+
+
 def build_block(
-    prev: Block | None, ids: list[str], leaves: list[bytes], signer: Signer, now: int
+    prev: Block | None, ids: list[str], leaves: list[bytes], signer: Signer, now: int, origin: str | None = None
 ) -> Block:
-    """The block after ``prev`` (genesis when None) holding ``ids`` in this order."""
+    """The block after ``prev`` (genesis when None) holding ``ids`` in this order, with its signed checkpoint.
+
+    ``origin`` is the log's; for genesis None derives it from the block's hash.
+    """
     prev_header = header_of(prev) if prev is not None else {"height": -1, "log_size": 0, "ts": 0}
     frontier = _frontier(prev)
     size = prev_header["log_size"]
@@ -96,13 +141,19 @@ def build_block(
         sealer=signer.kid,
     )
     body = header_bytes(header)
+    block_hash = hashlib.sha256(body).hexdigest()
+    if origin is None:
+        if prev is not None:
+            raise ValueError("only genesis derives its origin")
+        origin = local_origin(block_hash)
     return Block(
         height=header["height"],
         header=body.decode("utf-8"),
-        hash=hashlib.sha256(body).hexdigest(),
+        hash=block_hash,
         sig=signer.sign(body),
         ids=ids,
         frontier=[node.hex() for node in frontier],
+        checkpoint=sign_checkpoint(origin, size, merkle.frontier_root(frontier), signer.key),
     )
 
 
@@ -153,6 +204,7 @@ def complete_block(record: Block, prior: Block | None,
     changes = _sealer_key_changes(entries, first)
     if changes:
         store.record_sealer_keys(changes)
+    tiles.publish_block(record, [stored[entry_id].body.encode("utf-8") for entry_id in record.ids])
     broadcast.publish_block(block_view(record, entries))
     store.delete_pending((store.shard_of(entry_id), stored[entry_id].seq) for entry_id in record.ids)
     store.advance_completed_height(height)
@@ -265,12 +317,14 @@ def seal_pending_entries(signer: Signer, clock: Clock = now_ms) -> SealReport:
     if head is None:
         logger.warning("nothing sealed: the chain has no genesis block")
         return report
+    origin = log_origin()
     for _ in range(settings.blocks_per_run):
         pending = _settled_queue(settings.max_block_entries)
         pending, read_back = _readable(_without_sealed(pending), clock())
         if not pending:
             break
-        record = build_block(head, [p.id for p in pending], [bytes.fromhex(p.leaf) for p in pending], signer, clock())
+        record = build_block(head, [p.id for p in pending], [bytes.fromhex(p.leaf) for p in pending], signer, clock(),
+                             origin)
         if not store.put_block(record):
             report.lost_races += 1
             logger.info("lost the race for a height", extra={"height": record.height})
@@ -301,7 +355,8 @@ def create_genesis(signer: Signer, clock: Clock = now_ms, changes: Sequence[Chan
             entry = json.loads(stored.body)
         if entry["data"]["jwk"]["kid"] != signer.kid:
             raise Conflict("a genesis entry for another stamp key exists")
-        record = build_block(None, [entry["id"]], [bytes.fromhex(store.prepare(entry).leaf)], signer, clock())
+        record = build_block(None, [entry["id"]], [bytes.fromhex(store.prepare(entry).leaf)], signer, clock(),
+                             get_settings().origin or None)
         if store.put_block(record):
             count("BlocksSealed")
             count("EntriesSealed")
@@ -309,5 +364,6 @@ def create_genesis(signer: Signer, clock: Clock = now_ms, changes: Sequence[Chan
         assert existing is not None
     if header_of(existing)["sealer"] != signer.kid:
         raise Conflict("the chain was started with another stamp key")
+    log_origin()  # a restart with another COVENANT_ORIGIN is refused here, before anything else is done
     complete_stored_blocks()
     return existing

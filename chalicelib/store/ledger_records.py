@@ -60,6 +60,10 @@ class Block:
     sig: str
     ids: list[str]
     frontier: list[str]
+    # The C2SP checkpoint of the tree at this block's log_size, signed by the block's sealer
+    # (LEDGER.md); written with the block, so a stored block always has it. Empty only on
+    # blocks stored before checkpoints existed.
+    checkpoint: str = ""
 
 
 @dataclass(frozen=True)

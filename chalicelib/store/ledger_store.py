@@ -133,7 +133,7 @@ def delete_pending(keys: Iterable[tuple[int, str]]) -> None:
 def put_block(block: Block) -> bool:
     """Store a block if its height is free; False when another sealer took the height."""
     record = BlockRecord(height=block.height, header=block.header, hash=block.hash, sig=block.sig,
-                         ids=list(block.ids), frontier=list(block.frontier))
+                         ids=list(block.ids), frontier=list(block.frontier), checkpoint=block.checkpoint or None)
     try:
         record.save(condition=BlockRecord.height.does_not_exist())
     except PutError as exc:
@@ -146,7 +146,7 @@ def put_block(block: Block) -> bool:
 def get_block(height: int) -> Block | None:
     try:
         r = BlockRecord.get(height, consistent_read=True)
-        return Block(int(r.height), r.header, r.hash, r.sig, list(r.ids), list(r.frontier))
+        return Block(int(r.height), r.header, r.hash, r.sig, list(r.ids), list(r.frontier), r.checkpoint or "")
     except BlockRecord.DoesNotExist:
         return None
     except PynamoDBException as exc:

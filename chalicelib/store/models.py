@@ -98,6 +98,7 @@ class BlockRecord(SharedClientModel):
     sig = UnicodeAttribute()
     ids = _strings()
     frontier = _strings()
+    checkpoint = UnicodeAttribute(null=True)
 
 
 # --- the sealing work queue: written with each entry, deleted once sealed

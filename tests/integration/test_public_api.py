@@ -75,7 +75,11 @@ def test_entry_answers_index_and_height_and_proves_inclusion(http, chain):
 
 
 def test_keys_lists_the_sealer_key(http, chain):
-    assert _json(http.get("/keys")) == {"keys": [chain.jwk]}
+    from chalicelib.ledger.keys import public_key_from_jwk
+    from chalicelib.ledger.note import local_origin, vkey
+
+    origin = local_origin(_json(http.get("/blocks/0"))["hash"])
+    assert _json(http.get("/keys")) == {"keys": [{**chain.jwk, "vkey": vkey(origin, public_key_from_jwk(chain.jwk))}]}
 
 
 def test_replicas_lists_each_replica(http):

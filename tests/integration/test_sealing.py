@@ -26,7 +26,11 @@ def test_genesis_block_registers_the_stamp_key(chain):
     head = reading.head()
     assert head["header"]["height"] == 0 and head["header"]["count"] == 1
     assert head["header"]["sealer"] == chain.kid
-    assert reading.keys() == {"keys": [chain.jwk]}
+    from chalicelib.ledger.keys import public_key_from_jwk
+    from chalicelib.ledger.note import local_origin, vkey
+
+    assert reading.keys() == {"keys": [{**chain.jwk, "vkey": vkey(local_origin(head["hash"]),
+                                                                   public_key_from_jwk(chain.jwk))}]}
     block = reading.block(0)
     assert block["entries"][0]["data"]["jwk"] == chain.jwk
 
