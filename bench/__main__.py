@@ -146,13 +146,19 @@ def bench_append_and_seal(quick: bool) -> None:
             pass
         for i in range(1000):
             commit([Draft("bench.note", "system", {**payload, "n": i})])
+        from chalicelib.store import log_bucket
+
+        s3 = {"requests": 0}
+        log_bucket.s3_client().meta.events.register(
+            "before-call.s3", lambda **_: s3.update(requests=s3["requests"] + 1))
         counter["requests"] = 0
         start = time.perf_counter()
         report = seal_pending_entries(signer)
         elapsed = time.perf_counter() - start
         assert report.entries == 1000 and len(report.blocks) == 1
         row("time to seal and complete one block of 1,000 entries", f"{elapsed * 1000:,.0f} ms",
-            f"{counter['requests']} DynamoDB requests, broadcast to 3 replicas included")
+            f"{counter['requests']} DynamoDB requests, broadcast to 3 replicas included; "
+            f"{s3['requests']} S3 requests writing its tiles, bundles and checkpoint")
 
 
 def _chain(blocks: int, per_block: int):

@@ -143,3 +143,21 @@ def test_the_items_bucket_keeps_versions_expires_uploads_and_refuses_weak_signat
     assert denied["SigV4Only"] == {"StringNotEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256"}}
     assert denied["ShortLivedSignatures"]["NumericGreaterThan"]["s3:signatureAge"] >= 300_000  # the URLs' 5 min
     assert "ItemsBucketPolicy" in standalone(render(3))["Resources"]
+
+
+def test_the_log_bucket_is_public_read_for_tiles_and_checkpoint_only_and_items_stay_private():
+    resources = render(3)["Resources"]
+    statements = resources["LogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [(s["Effect"], s["Principal"], s["Action"]) for s in statements] == [("Allow", "*", "s3:GetObject")]
+    assert statements[0]["Resource"] == [{"Fn::Sub": "arn:aws:s3:::${LogBucket}/tile/*"},
+                                         {"Fn::Sub": "arn:aws:s3:::${LogBucket}/checkpoint"}]
+    log_block = resources["LogBucket"]["Properties"]["PublicAccessBlockConfiguration"]
+    assert log_block["BlockPublicAcls"] and log_block["IgnorePublicAcls"]  # public by policy, never by ACL
+    assert all(resources["ItemsBucket"]["Properties"]["PublicAccessBlockConfiguration"].values())
+    # the items bucket's own policy only denies (plain HTTP, old or weak signatures): it allows nobody anything
+    assert not any(r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": "ItemsBucket"}
+                   and any(st["Effect"] == "Allow" for st in r["Properties"]["PolicyDocument"]["Statement"])
+                   for r in resources.values())
+    # the functions may write and read the log bucket's objects, and delete none
+    log = [s for s in policy(3, "covenant-dev")["Statement"] if "covenant-dev-log" in str(s["Resource"])]
+    assert [sorted(s["Action"]) for s in log] == [["s3:GetObject", "s3:PutObject"]]
