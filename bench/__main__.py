@@ -258,6 +258,12 @@ def bench_reads_by_index(quick: bool) -> None:
     bench_reads(row, in_process_aws, quick)
 
 
+def bench_uploads(quick: bool) -> None:
+    from bench.uploads import bench_uploads as run
+
+    run(row, in_process_aws, quick)
+
+
 def bench_cold_import() -> None:
     print("\nCold import (a new interpreter each time; median of 7)")
 
@@ -283,7 +289,8 @@ def bench_cold_import() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=["append", "offline", "api", "growth", "lifecycle", "reads", "import"])
+    parser.add_argument("--only", choices=["append", "offline", "api", "growth", "lifecycle", "reads", "uploads",
+                                                 "import"])
     args = parser.parse_args()
     # Quiet handlers: no per-call logs, and metrics (flushed by the Lambda
     # middleware per invocation) are off outside a handler.
@@ -297,7 +304,7 @@ def main() -> int:
     steps = {"append": lambda: bench_append_and_seal(args.quick), "offline": lambda: bench_verifier_offline(args.quick),
              "api": lambda: bench_verifier_api(args.quick), "growth": lambda: bench_growth(args.quick),
              "lifecycle": lambda: bench_lifecycles(args.quick), "reads": lambda: bench_reads_by_index(args.quick),
-             "import": bench_cold_import}
+             "uploads": lambda: bench_uploads(args.quick), "import": bench_cold_import}
     for name, step in steps.items():
         if args.only in (None, name):
             step()

@@ -68,6 +68,18 @@ class DuplicateEntry(Conflict):
     code = "duplicate_entry"
 
 
+class UploadMissing(Conflict):
+    """``POST /items`` names content (``sha256``) that no presigned upload put in the bucket (yet)."""
+
+    code = "upload_missing"
+
+
+class UploadMismatch(Conflict):
+    """The uploaded object is not the content the request names: another size, or bytes of another SHA-256."""
+
+    code = "upload_mismatch"
+
+
 class EntryTooLarge(CovenantError):
     """An entry would exceed LEDGER.md's 65,535 bytes of canonical JSON."""
 

@@ -39,8 +39,12 @@ def create_resources(prefix: str, replicas: int, client: Any = None) -> Stack:
     sqs = boto3.client("sqs")
     urls = [outputs[f"Replica{i}QueueUrl"] for i in range(replicas)]
     arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for u in urls]
-    for bucket in ("items", "log"):
-        boto3.client("s3").head_bucket(Bucket=f"{prefix}-{bucket}")  # created by the template, like the rest
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::S3::Bucket":
+            bucket = str(resource["Properties"]["BucketName"]["Fn::Sub"]).replace("${Prefix}", prefix)
+            boto3.client("s3").head_bucket(Bucket=bucket)  # created by the template, like the rest
+            # moto's CloudFormation skips a bucket's versioning, CORS and lifecycle: set them as the template says
+            configure_bucket(bucket, resource["Properties"])
     dynamodb = boto3.client("dynamodb")
     for logical, attribute in TTL_TABLES.items():
         dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
@@ -98,17 +102,39 @@ def create_resources_directly(prefix: str, replicas: int) -> Stack:
     for resource in resources.values():
         if resource["Type"] == "AWS::S3::Bucket":
             boto3.client("s3").create_bucket(Bucket=name(resource["Properties"]["BucketName"]))
+            configure_bucket(name(resource["Properties"]["BucketName"]), resource["Properties"])
     for logical, attribute in TTL_TABLES.items():
         dynamodb.update_time_to_live(TableName=f"{prefix}-{LEDGER_TABLES[logical][0]}",
                                      TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
     return Stack(prefix=prefix, topic_arn=topic_arn, queue_urls=[u for u, _ in live], queue_arns=[a for _, a in live])
 
 
+def configure_bucket(bucket: str, properties: dict[str, Any]) -> None:
+    """A bucket's versioning, CORS and lifecycle rules, from its template properties, with plain API calls.
+
+    The bucket policy is AWS's alone: moto's CloudFormation skips it, and its TLS rule would refuse the local
+    stack's plain HTTP.
+    """
+    s3 = boto3.client("s3")
+    if "VersioningConfiguration" in properties:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=properties["VersioningConfiguration"])
+    if "CorsConfiguration" in properties:
+        rules = [{("MaxAgeSeconds" if key == "MaxAge" else key): value for key, value in rule.items()}
+                 for rule in properties["CorsConfiguration"]["CorsRules"]]
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    if "LifecycleConfiguration" in properties:
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
+            "ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule["Prefix"]},
+            "Expiration": {"Days": rule["ExpirationInDays"]},
+            "NoncurrentVersionExpiration": rule["NoncurrentVersionExpiration"]}
+            for rule in properties["LifecycleConfiguration"]["Rules"]]})
+
+
 def reset_process_state() -> None:
     """Forget every per-process cache: settings, clients, tiles, blocks (tests and tools switch back ends)."""
-    from chalicelib.services import items, ledger, reading, sealing
+    from chalicelib.services import ledger, reading, sealing
     from chalicelib.settings import reset_settings
-    from chalicelib.store import backend, broadcast, ledger_store, log_bucket
+    from chalicelib.store import backend, broadcast, content, ledger_store, log_bucket
     from chalicelib.store.models import reset_connections
 
     reset_settings()
@@ -117,7 +143,7 @@ def reset_process_state() -> None:
     ledger_store.tile_cache.clear()
     reading.block_cache.clear()
     broadcast.sns_client.cache_clear()
-    items.s3_client.cache_clear()
+    content.s3_client.cache_clear()
     log_bucket.s3_client.cache_clear()
     sealing.forget_origin()
     ledger._started = False

@@ -20,6 +20,9 @@ DEFAULT_REPLICAS = 3
 SQS_FUNCTION = "ReplicateBlock"
 QUEUE_VISIBILITY_SECONDS = 360  # six times the replica function's timeout
 MAX_RECEIVES = 5
+UPLOADS_PREFIX = "uploads/"  # where presigned PUTs write (chalicelib/store/content.py); items/ is the program's
+UPLOAD_DAYS = 1
+MAX_SIGNATURE_AGE_MS = 600_000
 
 # table logical id -> (suffix, key schema, append-only)
 LEDGER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], bool]] = {
@@ -171,7 +174,40 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
                                                "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
             "BucketEncryption": {"ServerSideEncryptionConfiguration": [
                 {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            # Versions: publishing copies exactly the upload version it hashed (chalicelib/store/content.py).
             "VersioningConfiguration": {"Status": "Enabled"},
+            # Browsers PUT to presigned URLs and GET downloads: the URL is the credential, CORS only lets a page
+            # use it. Content-Length is set by the browser, not a header a preflight asks for.
+            "CorsConfiguration": {"CorsRules": [{
+                "AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["*"],
+                "AllowedHeaders": ["content-type", "x-amz-checksum-sha256"], "MaxAge": 3600}]},
+            # An upload is read once, when its item is published, then served from items/: keep it a day.
+            "LifecycleConfiguration": {"Rules": [{
+                "Id": "ExpireUploads", "Status": "Enabled", "Prefix": UPLOADS_PREFIX,
+                "ExpirationInDays": UPLOAD_DAYS, "NoncurrentVersionExpiration": {"NoncurrentDays": UPLOAD_DAYS}}]},
+        },
+    }
+    objects = {"Fn::Sub": "${ItemsBucket.Arn}/*"}
+    resources["ItemsBucketPolicy"] = {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": "ItemsBucket"},
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                     "Resource": [{"Fn::GetAtt": ["ItemsBucket", "Arn"]}, objects],
+                     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                    # Only SigV4 signs a presigned PUT's checksum and length headers.
+                    {"Sid": "SigV4Only", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": objects,
+                     "Condition": {"StringNotEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256"}}},
+                    # A presigned URL lives 5 minutes (services/uploads.py, items.py); the bucket refuses any
+                    # signature older than 10, whatever a future version of the code signs.
+                    {"Sid": "ShortLivedSignatures", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                     "Resource": objects,
+                     "Condition": {"NumericGreaterThan": {"s3:signatureAge": MAX_SIGNATURE_AGE_MS}}},
+                ],
+            },
         },
     }
     # The log as C2SP tlog-tiles: tiles, entry bundles and the checkpoint, readable by anyone
@@ -302,8 +338,15 @@ def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> di
              "Action": [*read, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                         "dynamodb:BatchWriteItem"],
              "Resource": mutable},
-            {"Sid": "Items", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+            # Read uploads and items (HeadObject and GetObject, of a version too); write uploads (the
+            # presigned PUTs this role signs) and items (CopyObject, PutObject). No delete.
+            {"Sid": "Items", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
              "Resource": f"arn:aws:s3:::{prefix}-items/*"},
+            {"Sid": "ItemsWrite", "Effect": "Allow", "Action": ["s3:PutObject"],
+             "Resource": [f"arn:aws:s3:::{prefix}-items/{UPLOADS_PREFIX}*", f"arn:aws:s3:::{prefix}-items/items/*"]},
+            # Without it S3 answers a missing upload 403, not 404, and it could not be told from a refusal.
+            {"Sid": "ItemsList", "Effect": "Allow", "Action": ["s3:ListBucket"],
+             "Resource": f"arn:aws:s3:::{prefix}-items"},
             {"Sid": "LogTiles", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
              "Resource": f"arn:aws:s3:::{prefix}-log/*"},
             {"Sid": "Broadcast", "Effect": "Allow", "Action": ["sns:Publish"],

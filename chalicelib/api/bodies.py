@@ -6,6 +6,7 @@ import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +21,7 @@ from ..ledger.canonical import MAX_SAFE_INTEGER
 Amount = Annotated[int, Field(strict=True, gt=0, le=MAX_SAFE_INTEGER)]
 # An item's text travels in its request, and so in the ledger entry's auth: an entry holds at most
 # 65,535 bytes of canonical JSON (LEDGER.md), with room left for the rest of the request and for escapes.
+# Larger content, and binary content, is uploaded (POST /uploads) and named by its SHA-256.
 MAX_ITEM_BYTES = 48_000
 DEADLINE_MINUTES = Annotated[int, Field(strict=True, ge=1, le=30 * 24 * 60)]
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
@@ -162,19 +164,59 @@ class OpenDispute(Body):
     deadline_minutes: DEADLINE_MINUTES = 24 * 60
 
 
-class PublishItem(Body):
-    title: Text
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ITEM_BYTES)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+# a MIME type, as S3 keeps it with the object and serves it on download
+ContentType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/"
+                                                      r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}$")]
 
-    @field_validator("text")
-    @classmethod
-    def at_most_48_kb(cls, value: str) -> str:
-        if len(value.encode("utf-8")) > MAX_ITEM_BYTES:
-            raise ValueError(f"the text is at most {MAX_ITEM_BYTES} bytes of UTF-8")
-        return value
+
+def _upload_size(value: int) -> int:
+    from ..settings import get_settings
+
+    largest = get_settings().max_upload_bytes
+    if value > largest:
+        raise ValueError(f"an upload is at most {largest} bytes (COVENANT_MAX_UPLOAD_BYTES)")
+    return value
+
+
+UploadSize = Annotated[int, Field(strict=True, ge=1), AfterValidator(_upload_size)]
+
+
+class RequestUpload(Body):
+    """Ask for a presigned URL to upload content larger than an entry, named by its SHA-256 and size."""
+
+    sha256: Sha256
+    size: UploadSize
+    content_type: ContentType | None = None
+
+
+class PublishItem(Body):
+    """An item's content is either ``text`` sent here or an upload named by ``sha256`` and ``size``, not both."""
+
+    title: Text
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ITEM_BYTES)] | None = None
+    sha256: Sha256 | None = None
+    size: UploadSize | None = None
     price: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)]
     stake: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INTEGER)] = 0
     wallet: Id
+
+    @field_validator("text")
+    @classmethod
+    def at_most_48_kb(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode("utf-8")) > MAX_ITEM_BYTES:
+            raise ValueError(f"the text is at most {MAX_ITEM_BYTES} bytes of UTF-8; upload larger content "
+                             "(POST /uploads) and name its sha256 and size")
+        return value
+
+    @model_validator(mode="after")
+    def text_or_upload(self) -> PublishItem:
+        upload = (self.sha256 is not None, self.size is not None)
+        if self.text is not None and any(upload):
+            raise ValueError("give text, or the sha256 and size of an upload, not both")
+        if self.text is None and not all(upload):
+            raise ValueError("give text, or the sha256 and size of an upload (POST /uploads)")
+        return self
 
 
 class ItemVote(Body):

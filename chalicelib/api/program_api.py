@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Blueprint
 
 from ..errors import InvalidParameter
-from ..services import exchange, goods, governance, items, legality, money, nodes, program, trading
+from ..services import exchange, goods, governance, items, legality, money, nodes, program, trading, uploads
 from ..services import search as search_service
 from .routing import int_param, query, route
 from .signed_routes import Answer, signed_route
@@ -112,9 +112,15 @@ def open_dispute(signed: SignedRequest, body: bodies.OpenDispute, order_id: str)
                                    body.deadline_minutes)
 
 
+@signed_route(program_api, "/uploads", "RequestUpload")
+def request_upload(signed: SignedRequest, body: bodies.RequestUpload) -> Answer:
+    return uploads.request_upload(signed, body.sha256, body.size, body.content_type)
+
+
 @signed_route(program_api, "/items", "PublishItem")
 def publish_item(signed: SignedRequest, body: bodies.PublishItem) -> Answer:
-    return items.publish(signed, body.wallet, body.title, body.text, body.price, body.stake)
+    return items.publish(signed, body.wallet, body.title, body.price, body.stake, text=body.text,
+                         sha256=body.sha256, size=body.size)
 
 
 @signed_route(program_api, "/items/{item_id}/purchase", "Payment")

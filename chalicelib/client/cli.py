@@ -22,14 +22,16 @@ Amounts are typed as decimals (12.50) and sent as integers of minor units.
     covenant proposals [--status open]                        covenant --profile stamp tally
     covenant --profile alice rate o-... up                    covenant rank
     covenant --profile alice dispute o-... --ground quality --remedy reissue_rebate --statement "broken"
-    covenant --profile alice publish --title "Essay" --file essay.txt [--price 1.00] [--stake 0.50]
+    covenant --profile alice publish --title "Essay" --file essay.txt [--price 1.00] [--stake 0.50] [--upload]
     covenant search lamp                                      covenant --profile bob buy-item i-...
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import mimetypes
 import os
 import sys
 import time
@@ -46,6 +48,7 @@ from ..ledger import httpsig
 from ..ledger.keys import KeyFormatError, jwk_of, private_key_from_pem, private_key_to_pem
 
 OK, REFUSED, FAILED = 0, 1, 2
+TEXT_BYTES = 48_000  # the most text an item's request carries; larger or binary files are uploaded
 
 
 class CliError(Exception):
@@ -127,6 +130,19 @@ class Api:
     def get(self, path: str) -> tuple[int, dict[str, Any]]:
         return self._send(urllib.request.Request(self.base + path))
 
+    def upload(self, asked: dict[str, Any], path: Path) -> None:
+        """PUT a file to the presigned URL ``POST /uploads`` answered, with exactly the headers it signed."""
+        with path.open("rb") as body:
+            request = urllib.request.Request(asked["url"], data=body, headers=asked["headers"],
+                                             method=asked["method"])
+            try:
+                with urllib.request.urlopen(request, timeout=300) as response:
+                    response.read()
+            except urllib.error.HTTPError as exc:
+                raise CliError(f"the upload was refused ({exc.code}): {exc.read()[:300]!r}") from exc
+            except (urllib.error.URLError, OSError) as exc:
+                raise CliError(f"cannot upload to the bucket: {exc}") from exc
+
     def post(self, profile: Profile, path: str, body: dict[str, Any], key: Ed25519PrivateKey | None = None,
              idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
         key = key or profile.key()
@@ -203,7 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     dispute.add_argument("--deadline", type=int, default=24 * 60, help="minutes from now (default a day)")
     publish = commands.add_parser("publish", help="publish a work or data item")
     publish.add_argument("--title", required=True)
-    publish.add_argument("--file", required=True, help="a UTF-8 text file")
+    publish.add_argument("--file", required=True, help="UTF-8 text up to 48,000 bytes is sent in the request; "
+                                                      "anything else is uploaded")
+    publish.add_argument("--upload", action="store_true", help="upload the file even when it is short text")
     publish.add_argument("--price", default="0", help="in coins")
     publish.add_argument("--stake", default="0", help="coins staked for vote to earn")
     commands.add_parser("search", help="search goods and items").add_argument("words", nargs="+")
@@ -297,9 +315,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             "ground": args.ground, "remedy": args.remedy, "statement": args.statement,
             "deadline_minutes": args.deadline})
     if command == "publish":
-        return api.post(profile, "/items", {
-            "wallet": profile.wallet(), "title": args.title, "text": Path(args.file).read_text(encoding="utf-8"),
-            "price": minor_units(args.price, allow_zero=True), "stake": minor_units(args.stake, allow_zero=True)})
+        return _publish(api, profile, args)
     if command == "search":
         from urllib.parse import urlencode
 
@@ -309,6 +325,39 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     if command == "rate-item":
         return api.post(profile, f"/items/{args.item}/vote", {"rating": args.rating})
     return api.post(profile, "/sweeps", {})
+
+
+def _short_text(path: Path) -> str | None:
+    if path.stat().st_size > TEXT_BYTES:
+        return None
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _publish(api: Api, profile: Profile, args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """Short text in the request; anything else asked for, PUT to S3, then published by its SHA-256 and size."""
+    path = Path(args.file)
+    item = {"wallet": profile.wallet(), "title": args.title, "price": minor_units(args.price, allow_zero=True),
+            "stake": minor_units(args.stake, allow_zero=True)}
+    text = None if args.upload else _short_text(path)
+    if text is not None:
+        return api.post(profile, "/items", {**item, "text": text})
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as content:
+        for chunk in iter(lambda: content.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    ask: dict[str, Any] = {"sha256": digest.hexdigest(), "size": size}
+    kind = mimetypes.guess_type(path.name)[0]
+    if kind:
+        ask["content_type"] = kind
+    status, asked = api.post(profile, "/uploads", ask)
+    if status != 201:
+        return status, asked
+    api.upload(asked, path)
+    return api.post(profile, "/items", {**item, "sha256": ask["sha256"], "size": size})
 
 
 def _summary(command: str, answer: dict[str, Any]) -> str:

@@ -40,6 +40,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "approve_proposal": _RUNNING,
     "dispute": _RUNNING,
     "goods_vote": _RUNNING,
+    "upload": _RUNNING,
     "publish": _RUNNING,
     "buy_item": _RUNNING,
     "item_vote": _RUNNING,

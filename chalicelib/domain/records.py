@@ -384,6 +384,7 @@ class Item(Record):
     similarity: str | None = None
     up: int = 0
     down: int = 0
+    content: str = "text"  # "text" (UTF-8: compared for near copies, excerpted) or "binary" (uploaded, neither)
 
     @property
     def key(self) -> Key:

@@ -169,12 +169,23 @@ def _published(data: Mapping[str, Any], body: Mapping[str, Any], params: Mapping
     problem = _same("title", "wallet", "price", "stake", defaults={"stake": 0})(data, body, params, entry)
     if problem:
         return problem
-    text = body.get("text")
-    if not isinstance(text, str):
-        return "the request body has no text"
-    content = text.encode("utf-8")
-    if data.get("sha256") != hashlib.sha256(content).hexdigest() or data.get("size") != len(content):
-        return "data.sha256 or data.size is not the request's text"
+    text, upload = body.get("text"), (body.get("sha256") is not None, body.get("size") is not None)
+    if text is not None and not any(upload):
+        if not isinstance(text, str):
+            return "the request body's text is not a string"
+        content = text.encode("utf-8")
+        if data.get("sha256") != hashlib.sha256(content).hexdigest() or data.get("size") != len(content):
+            return "data.sha256 or data.size is not the request's text"
+        if data.get("content") != "text":
+            return "data.content is not text, for text sent in the request"
+    elif text is None and all(upload):
+        # uploaded content: the program verified the bytes before committing; the entry commits to what was named
+        if data.get("sha256") != body.get("sha256") or data.get("size") != body.get("size"):
+            return "data.sha256 or data.size is not the upload the request named"
+        if data.get("content") not in ("text", "binary"):
+            return "data.content is neither text nor binary"
+    else:
+        return "the request body names neither text nor an upload (sha256 and size), or both"
     return _actor_is("publisher")(data, body, params, entry)
 
 
@@ -274,9 +285,14 @@ TYPES: tuple[EntryType, ...] = (
               "POST /tallies", follows=_nothing),
     EntryType("goods.voted", COVENANT, "the buyer", "`order`, `product`, `rating` (`up` or `down`)",
               "POST /orders/{order_id}/vote", follows=_all(_path("order", "order_id"), _rating)),
-    EntryType("item.published", COVENANT, "the publisher", "`item`, `publisher`, `wallet`, `title`, `sha256`, "
-              "`size` (of the request's `text`), `price`, `stake`, `commercial`, `reason`, `originator`, `copy_of`, "
-              "`near_copy_of`, `similarity_permille`, `rule`", "POST /items", follows=_published),
+    EntryType("item.published", COVENANT, "the publisher", "`item`, `publisher`, `wallet`, `title`, `sha256` and "
+              "`size` (of the request's `text`, or the upload its `sha256` and `size` name), `content` (`text`, or "
+              "`binary`: an upload that is not UTF-8, not compared for near copies), `price`, `stake`, `commercial`, "
+              "`reason`, `originator`, `copy_of`, `near_copy_of`, `similarity_permille`, `rule`", "POST /items",
+              follows=_published,
+              notes="An uploaded item's bytes are not in the ledger: the program read the upload and checked its "
+                    "SHA-256 and size before committing the entry, and serves buyers those very bytes, at "
+                    "`items/<sha256>` in the items bucket. Anyone who holds them checks them against `sha256`."),
     EntryType("item.bought", COVENANT, "the buyer", "`item`, `wallet`, `price`, `publisher_wallet`",
               "POST /items/{item_id}/purchase", follows=_all(_path("item", "item_id"), _same("wallet"))),
     EntryType("item.voted", COVENANT, "the voter", "`item`, `rating`, `wallet`, `paid_from_stake`, `rule` "

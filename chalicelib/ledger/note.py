@@ -148,6 +148,9 @@ def parse_note(text: str | bytes) -> Note:
             blob = base64.b64decode(parts[2], validate=True)
         except (ValueError, binascii.Error) as exc:
             raise NoteError("a signature is base64") from exc
+        if base64.b64encode(blob).decode() != parts[2]:
+            # unused low bits of the last digit set: the same signature, but not the bytes the log wrote
+            raise NoteError("a signature is canonical standard base64")
         if len(blob) < 5:
             raise NoteError("a signature holds a key ID and a signature")
         signatures.append(Signature(parts[1], blob[:4], blob[4:], line + "\n"))

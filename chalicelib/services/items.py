@@ -5,25 +5,30 @@ originator; an exact copy is published as a copy, refused the stamp and linked
 to the original; a near copy (MinHash, see domain/similarity.py) is flagged
 and linked. A publisher may stake coins on an item ("vote to earn"): each vote
 then pays the voter ``stake_reward`` coins from the stake while it lasts.
+
+Content comes as ``text`` in the request (up to 48,000 bytes, kept in the
+entry's ``auth``), or as an upload the program verifies first
+(services/uploads.py): binary content is published too, without the near-copy
+check, while the exact-copy stamp by SHA-256 applies to every item.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from ..domain import postings as p
 from ..domain.classify import classify
 from ..domain.records import Band, ContentClaim, Item, ItemPurchase, ItemVote, Key
 from ..domain.similarity import NEAR_COPY_THRESHOLD, bands, normalise, signature, similarity
-from ..errors import Conflict, Forbidden, NotFound, StorageError
-from ..settings import get_settings
-from ..store import backend
+from ..errors import Conflict, Forbidden, NotFound
+from ..store import backend, content
 from ..store.port import Change, Ge, Put, Update
+from . import uploads
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import merged, refused_debit, value_changes
 from .program import allowed, rules
@@ -35,17 +40,6 @@ DOWNLOAD_SECONDS = 300
 EXCERPT = 500
 
 
-@functools.cache
-def s3_client() -> Any:
-    import boto3
-
-    return boto3.client("s3")
-
-
-def bucket() -> str:
-    return get_settings().table("items")
-
-
 def get_item(item_id: str) -> Item:
     found = backend.state().get(Item, Item.key_of(item_id))
     if found is None:
@@ -55,7 +49,7 @@ def get_item(item_id: str) -> Item:
 
 def item_view(item: Item) -> dict[str, Any]:
     return {"item": item.item_id, "title": item.title, "publisher": item.publisher, "sha256": item.sha256,
-            "size": item.size, "price": item.price, "stake": item.stake,
+            "size": item.size, "content": item.content, "price": item.price, "stake": item.stake,
             "label": "vote_to_earn" if item.stake > 0 else None,
             "commercial": bool(item.commercial), "reason": item.reason, "originator": bool(item.originator),
             "copy_of": item.copy_of, "near_copy_of": item.near_copy_of,
@@ -84,40 +78,46 @@ def _nearest(sig: list[int], keys: list[str]) -> tuple[str, float] | None:
     return best
 
 
-def publish(signed: SignedRequest, wallet_id: str, title: str, text: str, price: int,
-            stake: int) -> tuple[int, dict[str, Any]]:
+def publish(signed: SignedRequest, wallet_id: str, title: str, price: int, stake: int, text: str | None = None,
+            sha256: str | None = None, size: int | None = None) -> tuple[int, dict[str, Any]]:
+    """Publish ``text`` sent in the request, or content uploaded before (``sha256`` and ``size``, verified here)."""
     _, guard = allowed("publish")
     trader(signed)
     own_wallet(signed, wallet_id)
-    content = text.encode("utf-8")
-    sha = hashlib.sha256(content).hexdigest()
+    store: Callable[[], None]
+    sample: str | None  # the text compared for near copies and excerpted; None for binary content
+    if text is not None:
+        raw = text.encode("utf-8")
+        sha, length, sample = hashlib.sha256(raw).hexdigest(), len(raw), text
+        store = functools.partial(content.put_text, sha, raw)
+    else:
+        assert sha256 is not None and size is not None  # the body's model requires one or the other
+        verified = uploads.verify_upload(sha256, size)
+        sha, length, sample = verified.sha256, verified.size, verified.text
+        store = functools.partial(uploads.keep_verified, verified)
     item_id = "i-" + secrets.token_hex(8)
-    commercial, reason = classify(title, text, price)
+    commercial, reason = classify(title, sample or "", price)
     original = _original_of(sha)
-    sig = signature(text)
-    keys = bands(sig) if normalise(text) else []  # punctuation or emoji alone: nothing to compare
+    sig = signature(sample) if sample is not None else []
+    keys = bands(sig) if sample is not None and normalise(sample) else []  # punctuation or emoji alone
     near = None if original or not keys else _nearest(sig, keys)
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        s3_client().put_object(Bucket=bucket(), Key=f"items/{sha}", Body=content, ContentType="text/plain",
-                               ChecksumSHA256=base64.b64encode(bytes.fromhex(sha)).decode())
-    except (BotoCoreError, ClientError) as exc:
-        raise StorageError("could not store the item's content") from exc
+    store()  # before the entry: an entry never names content that is not stored
     # Index rows first: a row whose item never commits is skipped by every reader.
     backend.state().put_all([Band(band=key, item_id=item_id) for key in keys])
-    index_words(f"item#{item_id}", f"{title} {text}")
+    index_words(f"item#{item_id}", f"{title} {sample or ''}")
     ts = now_ms()
+    kind = "binary" if sample is None else "text"
     record = Item(item_id=item_id, publisher=signed.node_id, publisher_wallet=wallet_id, title=title,
-                  excerpt=text[:EXCERPT], sha256=sha, size=len(content), price=price, stake=0, commercial=commercial,
-                  reason=reason, originator=original is None, copy_of=original,
+                  excerpt=(sample or "")[:EXCERPT], sha256=sha, size=length, price=price, stake=0,
+                  commercial=commercial, reason=reason, originator=original is None, copy_of=original,
                   near_copy_of=near[0] if near else None, similarity=f"{near[1]:.3f}" if near else None,
-                  minhash=json.dumps(sig), ts=ts)
+                  minhash=json.dumps(sig), ts=ts, content=kind)
     entry_id = new_entry_id(ts)
     data = {"item": item_id, "publisher": signed.node_id, "wallet": wallet_id, "title": title, "sha256": sha,
-            "size": len(content), "price": price, "stake": stake, "commercial": commercial, "reason": reason,
-            "originator": original is None, "copy_of": original, "near_copy_of": record.near_copy_of,
-            "similarity_permille": int(near[1] * 1000) if near else None, "rule": "first_uploader_is_originator"}
+            "size": length, "content": kind, "price": price, "stake": stake, "commercial": commercial,
+            "reason": reason, "originator": original is None, "copy_of": original,
+            "near_copy_of": record.near_copy_of, "similarity_permille": int(near[1] * 1000) if near else None,
+            "rule": "first_uploader_is_originator"}
     answer = {**item_view(record), "stake": stake, "label": "vote_to_earn" if stake else None, "entry": entry_id}
     changes: list[Change] = [guard, Put(record), signed.remember(201, answer)]
     if original is None:
@@ -156,14 +156,8 @@ def buy(signed: SignedRequest, item_id: str, wallet_id: str) -> tuple[int, dict[
 
 
 def download_url(item: Item) -> str:
-    """A presigned, expiring S3 URL for the item's content."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return str(s3_client().generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_SECONDS,
-                                                      Params={"Bucket": bucket(), "Key": f"items/{item.sha256}"}))
-    except (BotoCoreError, ClientError) as exc:
-        raise StorageError("could not sign a download URL") from exc
+    """A presigned, expiring S3 URL for the item's content: the verified bytes, at ``items/<sha256>``."""
+    return content.presign_download(item.sha256, DOWNLOAD_SECONDS)
 
 
 def _bought(item_id: str, node_id: str) -> bool:

@@ -359,6 +359,15 @@ def test_a_governance_round_and_information_goods_with_the_cli(tmp_path):
         bought = cli("--profile", "alice", "buy-item", item["item"])
         assert bought["price"] == 100 and bought["download"].startswith("http")
         assert [r["id"] for r in cli("search", "lamps")["results"]] == [item["item"]]
+        # binary content larger than an entry: uploaded to the bucket by a presigned PUT, verified, published
+        photo = tmp_path / "lamp.png"
+        photo.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(150_000))
+        uploaded = cli("--profile", "carol", "publish", "--title", "Lamp photo", "--file", str(photo), "--price",
+                       "1.00")
+        assert (uploaded["content"], uploaded["size"]) == ("binary", photo.stat().st_size)
+        download = cli("--profile", "alice", "buy-item", uploaded["item"])["download"]
+        with urllib.request.urlopen(download, timeout=30) as response:
+            assert response.read() == photo.read_bytes()
         assert _verify("chain", "--api", api, "--no-progress").returncode == 0
     finally:
         stack.stop()

@@ -34,8 +34,11 @@ def _shape(prefix: str, stack) -> dict:
                                                           redrive["maxReceiveCount"], dead_letters)
     endpoints = sorted(s["Endpoint"].rsplit(":", 1)[1][len(prefix) + 1:]
                        for s in sns.list_subscriptions_by_topic(TopicArn=stack.topic_arn)["Subscriptions"])
-    boto3.client("s3").head_bucket(Bucket=f"{prefix}-items")
-    return {"tables": tables, "queues": queues, "subscriptions": endpoints}
+    s3, items = boto3.client("s3"), f"{prefix}-items"
+    s3.head_bucket(Bucket=items)
+    bucket = (s3.get_bucket_versioning(Bucket=items).get("Status"), s3.get_bucket_cors(Bucket=items)["CORSRules"],
+              s3.get_bucket_lifecycle_configuration(Bucket=items)["Rules"])
+    return {"tables": tables, "queues": queues, "subscriptions": endpoints, "bucket": bucket}
 
 
 @pytest.mark.parametrize("replicas", [1, 3])
@@ -49,3 +52,7 @@ def test_directly_made_resources_are_the_templates(replicas, monkeypatch):
     assert by_template["tables"]["state"][2] == [("gsi1", json.dumps([
         {"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]), "ALL")]
     assert len(by_template["subscriptions"]) == replicas
+    versioning, cors, lifecycle = by_template["bucket"]
+    assert versioning == "Enabled"  # publishing copies the very upload version it hashed
+    assert cors[0]["AllowedMethods"] == ["GET", "PUT"] and "x-amz-checksum-sha256" in cors[0]["AllowedHeaders"]
+    assert lifecycle[0]["Filter"] == {"Prefix": "uploads/"} and lifecycle[0]["Expiration"] == {"Days": 1}

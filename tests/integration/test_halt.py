@@ -77,6 +77,7 @@ def _requests(w):
         ("/orders/{order_id}/disputes", buyer, f"/orders/{w.received_too}/disputes",
          {"ground": "quality", "remedy": "reissue_rebate", "statement": "broken"}),
         ("/exchanges", buyer, "/exchanges", {"wallet": buyer.wallet, "direction": "coin_to_fiat", "amount": 100}),
+        ("/uploads", buyer, "/uploads", {"sha256": "ab" * 32, "size": 70_000}),
         ("/items", buyer, "/items", {"wallet": buyer.wallet, "title": "Mine", "text": "a note", "price": 0}),
         ("/items/{item_id}/purchase", buyer, f"/items/{w.other_item}/purchase", {"wallet": buyer.wallet}),
         ("/items/{item_id}/vote", buyer, f"/items/{w.item}/vote", {"rating": "up"}),

@@ -17,6 +17,15 @@ def test_the_readme_states_the_item_size_the_code_enforces():
     assert "200 KB" not in readme
 
 
+def test_the_readme_states_the_largest_upload_the_code_enforces():
+    from chalicelib.services.uploads import SAMPLE_BYTES, UPLOAD_SECONDS
+    from chalicelib.settings import MAX_UPLOAD_BYTES
+
+    readme = (ROOT / "README.md").read_text()
+    assert f"**The largest upload is {MAX_UPLOAD_BYTES // (1 << 20)} MiB** ({MAX_UPLOAD_BYTES:,} bytes" in readme
+    assert f"first {SAMPLE_BYTES:,} bytes" in readme and f"valid {UPLOAD_SECONDS // 60} minutes" in readme
+
+
 def test_the_readme_states_the_deadline_bounds_the_code_enforces():
     from chalicelib.api.bodies import OpenProposal
 

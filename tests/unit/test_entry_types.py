@@ -97,7 +97,24 @@ def test_an_item_entry_commits_to_the_text_the_request_sent():
     import hashlib
 
     data = {"wallet": "w-1", "title": "T", "price": 0, "stake": 0, "publisher": "c-1",
-            "sha256": hashlib.sha256(b"hello").hexdigest(), "size": 5}
+            "sha256": hashlib.sha256(b"hello").hexdigest(), "size": 5, "content": "text"}
     assert entry_problem(_signed("item.published", data, body, "/items")) is None
     assert "sha256" in entry_problem(_signed("item.published", {**data, "size": 6}, body, "/items"))
+    assert "content" in entry_problem(_signed("item.published", {**data, "content": "binary"}, body, "/items"))
     assert json.loads(_signed("item.published", data, body, "/items")["auth"]["body"]) == body
+
+
+def test_an_uploaded_item_entry_commits_to_the_upload_the_request_named():
+    sha = "ab" * 32
+    body = {"wallet": "w-1", "title": "T", "sha256": sha, "size": 70_000, "price": 0}
+    data = {"wallet": "w-1", "title": "T", "price": 0, "stake": 0, "publisher": "c-1", "sha256": sha,
+            "size": 70_000, "content": "binary"}
+    assert entry_problem(_signed("item.published", data, body, "/items")) is None
+    assert entry_problem(_signed("item.published", {**data, "content": "text"}, body, "/items")) is None
+    assert "upload" in entry_problem(_signed("item.published", {**data, "size": 69_999}, body, "/items"))
+    assert "upload" in entry_problem(_signed("item.published", {**data, "sha256": "cd" * 32}, body, "/items"))
+    assert "content" in entry_problem(_signed("item.published", {**data, "content": "other"}, body, "/items"))
+    both = {**body, "text": "hello"}
+    assert "both" in entry_problem(_signed("item.published", data, both, "/items"))
+    neither = {k: v for k, v in body.items() if k not in ("sha256", "size")}
+    assert "neither" in entry_problem(_signed("item.published", data, neither, "/items"))

@@ -116,6 +116,35 @@ def test_importing_the_app_loads_no_storage_client_and_no_body_model():
     assert out.stdout.strip() == ""
 
 
+def test_the_lambda_reads_the_items_bucket_and_writes_only_uploads_and_items_never_deleting():
+    statements = [s for s in policy(3, "covenant-dev")["Statement"] if s["Sid"].startswith("Items")]
+    granted = {(action, resource) for s in statements for action in s["Action"]
+               for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+    bucket = "arn:aws:s3:::covenant-dev-items"
+    assert granted == {
+        ("s3:GetObject", f"{bucket}/*"), ("s3:GetObjectVersion", f"{bucket}/*"),  # HEAD, GET, a version's copy
+        ("s3:PutObject", f"{bucket}/uploads/*"),  # the presigned PUTs it signs
+        ("s3:PutObject", f"{bucket}/items/*"),  # CopyObject and PutObject of verified content
+        ("s3:ListBucket", bucket),  # a missing upload answers 404, not 403
+    }
+
+
+def test_the_items_bucket_keeps_versions_expires_uploads_and_refuses_weak_signatures():
+    resources = render(3)["Resources"]
+    bucket = resources["ItemsBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Prefix"] == "uploads/" and rule["ExpirationInDays"] == 1  # items/ is never expired
+    [cors] = bucket["CorsConfiguration"]["CorsRules"]
+    assert "PUT" in cors["AllowedMethods"] and "x-amz-checksum-sha256" in cors["AllowedHeaders"]
+    denied = {s["Sid"]: s["Condition"] for s in resources["ItemsBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"] if s["Effect"] == "Deny"}
+    assert denied["TlsOnly"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert denied["SigV4Only"] == {"StringNotEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256"}}
+    assert denied["ShortLivedSignatures"]["NumericGreaterThan"]["s3:signatureAge"] >= 300_000  # the URLs' 5 min
+    assert "ItemsBucketPolicy" in standalone(render(3))["Resources"]
+
+
 def test_the_log_bucket_is_public_read_for_tiles_and_checkpoint_only_and_items_stay_private():
     resources = render(3)["Resources"]
     statements = resources["LogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
@@ -125,7 +154,9 @@ def test_the_log_bucket_is_public_read_for_tiles_and_checkpoint_only_and_items_s
     log_block = resources["LogBucket"]["Properties"]["PublicAccessBlockConfiguration"]
     assert log_block["BlockPublicAcls"] and log_block["IgnorePublicAcls"]  # public by policy, never by ACL
     assert all(resources["ItemsBucket"]["Properties"]["PublicAccessBlockConfiguration"].values())
+    # the items bucket's own policy only denies (plain HTTP, old or weak signatures): it allows nobody anything
     assert not any(r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": "ItemsBucket"}
+                   and any(st["Effect"] == "Allow" for st in r["Properties"]["PolicyDocument"]["Statement"])
                    for r in resources.values())
     # the functions may write and read the log bucket's objects, and delete none
     log = [s for s in policy(3, "covenant-dev")["Statement"] if "covenant-dev-log" in str(s["Resource"])]
