@@ -1,4 +1,4 @@
-"""Two test-and-local-only patches to moto's DynamoDB, applied wherever moto starts.
+"""Three test-and-local-only patches to moto, applied wherever moto starts.
 
 1. moto's TransactWriteItems deep-copies a whole table once per *item* so it
    can roll back (../shared/LOCAL-AWS.md, trap 1): a 10-item transaction on a
@@ -20,6 +20,12 @@
    under one re-entrant lock: a read happens wholly before or wholly after a
    transaction, never inside it. moto's request handling holds Python's GIL
    anyway, so little concurrency is lost (measured in the README).
+3. moto's S3 is not safe under threads either: replacing an object closes the
+   buffer of the one it replaces, and a GET of the same key running at that
+   moment fails ("I/O operation on closed file"), where S3 replaces an object
+   atomically. Two sealers completing blocks at once both read and advance the
+   log's ``checkpoint`` object, so every S3 request runs alone too (its own
+   lock: S3 and DynamoDB requests never wait for each other).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ _state = threading.local()
 # One DynamoDB request at a time, from parsing to its serialised answer. Re-entrant:
 # a request's handler calls the backend's (also locked) write methods.
 _request_lock = threading.RLock()
+_s3_lock = threading.RLock()
 _applied = False
 
 
@@ -89,10 +96,10 @@ def _restore(undo: list[tuple[Any, Any, Any, Any]], streams: dict[int, tuple[Any
         del shard.items[length:]
 
 
-def _alone(method: Any) -> Any:
+def _alone(method: Any, lock: Any = _request_lock) -> Any:
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _request_lock:
+        with lock:
             return method(*args, **kwargs)
 
     return wrapper
@@ -148,4 +155,8 @@ def apply() -> None:
     DynamoDBBackend.put_item = _alone(put_item)  # type: ignore[method-assign]
     DynamoDBBackend.update_item = _alone(update_item)  # type: ignore[method-assign]
     DynamoDBBackend.delete_item = _alone(delete_item)  # type: ignore[method-assign]
+    from moto.s3.responses import S3Response
+
+    for name in ("bucket_response", "key_response", "ambiguous_response"):
+        setattr(S3Response, name, _alone(getattr(S3Response, name), _s3_lock))
     _applied = True
