@@ -124,9 +124,11 @@ def consistency_proof(first: int, second: int) -> dict[str, Any]:
 
 def keys() -> dict[str, Any]:
     """Every sealer JWK, with the signed-note ``vkey`` that verifies its checkpoints (key name = origin)."""
+    items = store.sealer_keys()
+    if not items:
+        return {"keys": []}  # before genesis: no key, and no origin yet
     origin = log_origin()
-    return {"keys": [{**item["jwk"], "vkey": vkey(origin, public_key_from_jwk(item["jwk"]))}
-                     for item in store.sealer_keys()]}
+    return {"keys": [{**item["jwk"], "vkey": vkey(origin, public_key_from_jwk(item["jwk"]))} for item in items]}
 
 
 def _checkpoint_of(record: Block) -> str:
