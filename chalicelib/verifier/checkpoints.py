@@ -59,6 +59,9 @@ def open_served(text: bytes, verifier: Verifier, what: str) -> Checkpoint:
         checkpoint, _ = open_checkpoint(text, verifier)
     except NoteError as exc:
         raise LedgerFault("bad checkpoint", f"{what}: {exc}") from exc
+    if checkpoint.size == 0:
+        # LEDGER.md: block 0 holds at least one entry, so this log never has an empty tree to sign
+        raise LedgerFault("bad checkpoint", f"{what} is of 0 entries, but every block of this log holds one or more")
     return checkpoint
 
 

@@ -609,6 +609,12 @@ class Run:
             if tree.size == state.log_size:
                 return None, ""  # the head's, with other cosignatures
             return None, f"/checkpoint is the verified block's of {tree.size} entries, older than the head"
+        record = next((memory.get(kid) for kid, v in vkeys.items() if kid in sealers and parse_vkey(v) == verifier),
+                      None)
+        if record is not None and record.revoked is not None:
+            # a revoked key seals nothing after its revocation, so it vouches for no tree beyond the head
+            raise LedgerFault("bad checkpoint", f"/checkpoint, of {tree.size} entries beyond the verified head, is "
+                              f"signed by a sealer key revoked at entry {record.revoked}")
         head = TreeRow(state.log_size, state.log_root)
         relation = checkpoints.compare(head, tree, self._consistency_proof, "/checkpoint")
         return tree, f"/checkpoint, of {tree.size} entries sealed since the head was read, is {relation}"

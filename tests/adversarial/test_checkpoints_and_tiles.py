@@ -612,3 +612,27 @@ def test_a_header_that_claims_more_entries_than_the_log_holds(verify, server, bi
     code, out, _ = verify("chain")
     assert code == 1 and _last(out).startswith("FAILED at height 3: block hash is not SHA-256(JCS(header))")
     assert sum(1 for p in server.requests if p.startswith("/tile/")) <= 3
+
+
+def test_a_revoked_sealer_key_vouches_for_no_tree_beyond_the_head(verify, server):
+    """Review of issue 8: a key revoked in the verified chain must not sign a newer /checkpoint that is believed."""
+    from chalicelib.ledger.keys import jwk_of
+    from chalicelib.services.sealer_key import Signer
+
+    maker = ChainMaker()
+    old = maker.signer.key
+    new = Signer(Ed25519PrivateKey.generate())
+    maker.seal([maker.entry({"node": "stamp", "jwk": new.jwk})])  # a second sealer key, registered by the system
+    maker.signer = new
+    maker.seal([maker.entry({"revoke_kid": jwk_of(old.public_key())["kid"]})])
+    maker.seal([maker.entry({"n": 1})])
+    blocks = maker.blocks
+    server.ledger = RecordedLedger(blocks, signers=[old, new.key], tiles=True)
+    origin = note.local_origin(blocks[0]["hash"])
+    newest = note.sign_checkpoint(origin, _size(blocks, -1), bytes.fromhex(_root(blocks, -1)), old)
+    server.attack = lambda p, q, a: (
+        {k: blocks[-2][k] for k in ("header", "hash", "sig")} if p == "/chain/head"
+        else _text(newest) if p == "/checkpoint" else a)
+    code, out, _ = verify("chain")
+    assert code == 1, out
+    assert "signed by a sealer key revoked at entry" in _last(out)

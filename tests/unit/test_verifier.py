@@ -244,3 +244,17 @@ def test_a_signature_found_valid_under_another_key_is_not_taken():
     assert auth_problem(forged, stranger, {(jwk["x"], auth["sig"], auth["base"])}) == \
         "auth.sig does not verify over auth.base"
     assert auth_problem(auth, jwk, {(jwk["x"], auth["sig"], auth["base"])}) is None
+
+
+def test_a_checkpoint_of_no_entries_is_refused():
+    """Genesis holds at least one entry, so a signed empty tree is a lie (and could never be extended)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from chalicelib.ledger.merkle import root_of
+    from chalicelib.ledger.note import parse_vkey, sign_checkpoint, vkey
+    from chalicelib.verifier.checkpoints import LedgerFault, open_served
+
+    key = Ed25519PrivateKey.generate()
+    text = sign_checkpoint("log.example/a", 0, root_of([]), key).encode()
+    with pytest.raises(LedgerFault, match="0 entries"):
+        open_served(text, parse_vkey(vkey("log.example/a", key.public_key())), "/checkpoint")
