@@ -134,7 +134,7 @@ def reset_process_state() -> None:
     """Forget every per-process cache: settings, clients, tiles, blocks (tests and tools switch back ends)."""
     from chalicelib.services import ledger, reading, sealing
     from chalicelib.settings import reset_settings
-    from chalicelib.store import backend, broadcast, content, ledger_store, log_bucket
+    from chalicelib.store import backend, broadcast, ledger_store, s3
     from chalicelib.store.models import reset_connections
 
     reset_settings()
@@ -143,8 +143,7 @@ def reset_process_state() -> None:
     ledger_store.tile_cache.clear()
     reading.block_cache.clear()
     broadcast.sns_client.cache_clear()
-    content.s3_client.cache_clear()
-    log_bucket.s3_client.cache_clear()
+    s3.s3_client.cache_clear()
     sealing.forget_origin()
     ledger._started = False
 

@@ -111,3 +111,13 @@ class ChainMaker:
     def consumer_node(self) -> str:
         assert self.consumer is not None
         return f"c-{jwk_of(self.consumer.public_key())['kid'][:16]}"
+
+
+def honest_and_fork(heights: int) -> tuple[ChainMaker, ChainMaker]:
+    """A chain of ``heights`` blocks of signed entries, and a fork of it by the same sealer after block 11."""
+    honest = ChainMaker().with_signed_entries(blocks=10, per_block=6)  # blocks 0..11
+    forked = honest.fork()
+    for _ in range(heights - 12):
+        honest.signed_block(6)
+        forked.signed_block(6, tag=" (fork)")
+    return honest, forked

@@ -162,3 +162,14 @@ def running(http, stamp):
     for actor in (*consumers, merchant):
         expect(stamp.post("/deposits", {"wallet": actor.wallet, "amount": 500_000}), 201)
     return SimpleNamespace(consumers=consumers, merchant=merchant, stamp=stamp, http=http)
+
+
+@pytest.fixture
+def readers(running):
+    """Two consumers with coins to spend, bought at the peg."""
+    from tests.actors import expect
+
+    for consumer in running.consumers[:2]:
+        expect(consumer.post("/exchanges", {"wallet": consumer.wallet, "direction": "fiat_to_coin",
+                                            "amount": 10_000}), 201)
+    return running

@@ -11,7 +11,6 @@ whatever a client puts at the same key meanwhile. Uploads expire after a day.
 from __future__ import annotations
 
 import base64
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,19 +18,10 @@ from typing import Any
 from ..errors import Conflict, StorageError
 from ..observability import logger
 from ..settings import get_settings
+from .s3 import s3_client
 
 UPLOADS, ITEMS = "uploads/", "items/"
 CHUNK = 1 << 20
-
-
-@functools.cache
-def s3_client() -> Any:
-    import boto3
-    from botocore.config import Config
-
-    # SigV4 always: only it signs the headers a presigned PUT is bound to (x-amz-checksum-sha256, content-length),
-    # and the bucket policy refuses any other signature.
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 def bucket() -> str:

@@ -10,13 +10,12 @@ the ETag it read.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import StorageError
 from ..observability import logger
 from ..settings import get_settings
+from .s3 import s3_client
 
 FULL_TILE_CACHE = "public, max-age=31536000, immutable"
 PARTIAL_TILE_CACHE = "public, max-age=60"
@@ -25,13 +24,6 @@ TILE_TYPE = "application/octet-stream"
 CHECKPOINT_TYPE = "text/plain; charset=utf-8"
 CHECKPOINT_KEY = "checkpoint"
 CHECKPOINT_ATTEMPTS = 10
-
-
-@functools.cache
-def s3_client() -> Any:
-    import boto3
-
-    return boto3.client("s3")
 
 
 def bucket() -> str:

@@ -85,7 +85,8 @@ def local_origin_problem(origin: str, genesis: str | None) -> str | None:
             f"{local_origin(genesis)}")
 
 
-def _path(values: Any) -> list[bytes]:
+def proof_path(values: Any) -> list[bytes]:
+    """The hashes of a served proof's ``path``; ValueError unless it is at most 64 hashes in hex."""
     if not isinstance(values, list) or len(values) > 64:
         raise ValueError("a proof path is a list of at most 64 hashes")
     out = []
@@ -124,7 +125,7 @@ def compare(old: TreeRow | None, new: TreeRow, fetch_proof: Callable[[int, int],
         if proof.get("first") != old.size or proof.get("second") != new.size:
             raise ApiError("GET /proofs/consistency answered a proof for other sizes")
         try:
-            path = _path(proof.get("path"))
+            path = proof_path(proof.get("path"))
         except ValueError as exc:
             raise ApiError(f"GET /proofs/consistency: {exc}") from exc
     try:

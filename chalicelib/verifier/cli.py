@@ -256,23 +256,12 @@ def read_dump(path: str) -> Iterable[Any]:
 
 # --- blame after a log_root mismatch
 
-def _hashes(values: Any) -> list[bytes]:
-    if not isinstance(values, list) or len(values) > 64:
-        raise ValueError("a proof path is a list of at most 64 hashes")
-    out = []
-    for value in values:
-        if not isinstance(value, str) or len(value) != 64:
-            raise ValueError("a proof path holds 64-hex hashes")
-        out.append(bytes.fromhex(value))
-    return out
-
-
 def _inclusion_proven(api: LedgerApi, index: int, size: int, leaf: bytes, root: bytes) -> bool:
     try:
         proof = api.get("/proofs/inclusion", index=index, size=size)
         if proof.get("leaf_index") != index or proof.get("tree_size") != size:
             return False
-        merkle.verify_inclusion(index, size, leaf, _hashes(proof.get("path")), root)
+        merkle.verify_inclusion(index, size, leaf, checkpoints.proof_path(proof.get("path")), root)
     except (ApiError, merkle.ProofError, ValueError, TypeError):
         return False
     return True
@@ -301,7 +290,8 @@ def locate_changed_entry(api: LedgerApi | None, block: dict[str, Any], before: C
             proof = api.get("/proofs/consistency", first=first, second=size)
             if proof.get("first") != first or proof.get("second") != size:
                 return unnamed
-            merkle.verify_consistency(first, size, bytes.fromhex(before.log_root), root, _hashes(proof.get("path")))
+            merkle.verify_consistency(first, size, bytes.fromhex(before.log_root), root,
+                                      checkpoints.proof_path(proof.get("path")))
         except (ApiError, merkle.ProofError, ValueError, TypeError):
             return unnamed
     unproven: list[int] = []
@@ -781,7 +771,7 @@ class Run:
         if proof.get("leaf_index") != index or proof.get("tree_size") != state.log_size:
             raise ApiError("GET /proofs/inclusion answered a proof for another leaf or tree")
         try:
-            path = _hashes(proof.get("path"))
+            path = checkpoints.proof_path(proof.get("path"))
         except ValueError as exc:
             raise ApiError(f"GET /proofs/inclusion: {exc}") from exc
         try:
@@ -811,7 +801,7 @@ class Run:
             if proof.get("first") != low.log_size or proof.get("second") != high.log_size:
                 raise ApiError("GET /proofs/consistency answered a proof for other sizes")
             try:
-                path = _hashes(proof.get("path"))
+                path = checkpoints.proof_path(proof.get("path"))
             except ValueError as exc:
                 raise ApiError(f"GET /proofs/consistency: {exc}") from exc
         try:

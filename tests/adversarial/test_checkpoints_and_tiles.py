@@ -20,17 +20,13 @@ from chalicelib.ledger import note, tiles
 from chalicelib.ledger.canonical import canonical
 from chalicelib.verifier.cli import main
 from tests.adversarial.ledger_server import OCTETS, TEXT, LedgerServer, Raw, RecordedLedger, cosigned, endless
-from tests.chainmaker import ChainMaker
+from tests.chainmaker import ChainMaker, honest_and_fork
 
 HEIGHTS = 30
 
 
 def _chains():
-    honest = ChainMaker().with_signed_entries(blocks=10, per_block=6)  # blocks 0..11
-    forked = honest.fork()
-    for _ in range(HEIGHTS - 12):
-        honest.signed_block(6)
-        forked.signed_block(6, tag=" (fork)")
+    honest, forked = honest_and_fork(HEIGHTS)
     other = ChainMaker().with_signed_entries(blocks=3, per_block=2)
     big = ChainMaker().with_signed_entries(blocks=5, per_block=120)  # 602 entries: bundles of 256, 256 and 90
     return honest, forked, other, big

@@ -27,7 +27,7 @@ from chalicelib.services.sealer_key import Signer
 from chalicelib.verifier.cli import main
 from chalicelib.verifier.state import StateLock, lock_path, state_path
 from tests.adversarial.ledger_server import LedgerServer, Raw, RecordedLedger, endless
-from tests.chainmaker import ChainMaker
+from tests.chainmaker import ChainMaker, honest_and_fork
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "covenant-verify"
@@ -35,11 +35,7 @@ HEIGHTS = 30
 
 
 def _chains():
-    honest = ChainMaker().with_signed_entries(blocks=10, per_block=6)  # blocks 0..11
-    forked = honest.fork()
-    for _ in range(HEIGHTS - 12):
-        honest.signed_block(6)
-        forked.signed_block(6, tag=" (fork)")
+    honest, forked = honest_and_fork(HEIGHTS)
     attacker = ChainMaker()  # the same entries, re-sealed from a genesis of the attacker's key
     for block in honest.blocks[1:]:
         attacker.seal(copy.deepcopy(block["entries"]))

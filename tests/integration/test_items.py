@@ -9,15 +9,6 @@ from tests.actors import answer, expect
 from tests.unit.test_similarity import EDITED, ORIGINAL, PARAPHRASE, UNRELATED
 
 
-@pytest.fixture
-def readers(running):
-    """Two consumers with coins to spend, bought at the peg."""
-    for consumer in running.consumers[:2]:
-        expect(consumer.post("/exchanges", {"wallet": consumer.wallet, "direction": "fiat_to_coin",
-                                            "amount": 10_000}), 201)
-    return running
-
-
 def _publish(actor, title, text, price=0, stake=0):
     return actor.post("/items", {"wallet": actor.wallet, "title": title, "text": text, "price": price,
                                  "stake": stake})

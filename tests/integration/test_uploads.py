@@ -26,15 +26,6 @@ BUCKET = "covenant-test-items"
 BINARY = b"\x89PNG\r\n\x1a\n" + os.urandom(200_000)
 
 
-@pytest.fixture
-def readers(running):
-    """Two consumers with coins to spend, bought at the peg."""
-    for consumer in running.consumers[:2]:
-        expect(consumer.post("/exchanges", {"wallet": consumer.wallet, "direction": "fiat_to_coin",
-                                            "amount": 10_000}), 201)
-    return running
-
-
 def _sha(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
