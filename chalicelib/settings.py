@@ -51,6 +51,8 @@ class Settings:
     store: str
     max_upload_bytes: int
     origin: str
+    subchain_key: str = ""
+    api_url: str = ""
 
     @property
     def log_bucket(self) -> str:
@@ -91,6 +93,13 @@ def get_settings() -> Settings:
         # multipart uploads, which one presigned PUT bound to one whole-object SHA-256 is not. Operators may
         # lower it, or raise it to 1 GiB at most.
         max_upload_bytes=_int("COVENANT_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES, 1, 1 << 30),
+        # Where operator sub-chain i finds its own Ed25519 key: a source as COVENANT_SEALER_KEY's, with {i} for
+        # the sub-chain (secret:covenant-dev/subchain/{i}, ssm:..., file:.state/subchain-{i}.pem). Unset, the
+        # sub-chains verify and keep blocks but cosign nothing.
+        subchain_key=os.environ.get("COVENANT_SUBCHAIN_KEY", ""),
+        # The public API an operator sub-chain reads missing blocks from and sends its cosignatures to
+        # (https://api.example.com/api). Unset, it calls the program in its own process: tests only.
+        api_url=os.environ.get("COVENANT_API_URL", "").rstrip("/"),
     )
 
 

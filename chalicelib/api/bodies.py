@@ -235,3 +235,15 @@ class Exchange(Body):
     wallet: Id
     direction: Literal["coin_to_fiat", "fiat_to_coin"]
     amount: Amount
+
+
+class RegisterSubchain(Body):
+    """The sub-chain's raw Ed25519 public key: standard base64 with padding, or base64url without."""
+
+    public_key: Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43})$")]
+
+
+class SubmitCosignature(Body):
+    """One C2SP tlog-cosignature v1 line: ``— <name> <base64(key ID || time || signature)>``."""
+
+    cosignature: Annotated[str, StringConstraints(min_length=1, max_length=400)]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Blueprint
 
 from ..errors import InvalidParameter
-from ..services import exchange, goods, governance, items, legality, money, nodes, program, trading, uploads
+from ..services import cosigners, exchange, goods, governance, items, legality, money, nodes, program, trading, uploads
 from ..services import search as search_service
 from .routing import int_param, query, route
 from .signed_routes import Answer, signed_route
@@ -208,3 +208,13 @@ def get_order(order_id: str) -> dict[str, Any]:
     query(program_api, set())
     order = trading.get_order(order_id)
     return {**trading.order_view(order), "finality": trading.finality(order)}
+
+
+@signed_route(program_api, "/subchains", "RegisterSubchain")
+def register_subchain(signed: SignedRequest, body: bodies.RegisterSubchain) -> Answer:
+    return cosigners.register(signed, body.public_key)
+
+
+@signed_route(program_api, "/subchains/{subchain_id}/retirement", "Empty")
+def retire_subchain(signed: SignedRequest, body: bodies.Empty, subchain_id: str) -> Answer:
+    return cosigners.retire(signed, subchain_id)

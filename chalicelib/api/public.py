@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, Response
 
 from ..errors import InvalidParameter
 from ..ledger.format import MAX_ID_LENGTH
 from ..services import reading
-from .routing import IMMUTABLE, int_param, query, route
+from .routing import IMMUTABLE, JSON, int_param, query, route
 
 TEXT = "text/plain; charset=utf-8"
 TILE = "application/octet-stream"
@@ -76,6 +76,32 @@ def checkpoint() -> str:
 def block_checkpoint(h: str) -> str:
     query(public_api, set())
     return reading.block_checkpoint(int_param("h", h))
+
+
+@route(public_api, "/cosigners", methods=["GET"])
+def cosigners() -> dict[str, Any]:
+    """The registered sub-chains (LEDGER.md "Cosigners")."""
+    query(public_api, set())
+    from ..services import cosigners as service
+
+    return service.listing()
+
+
+@route(public_api, "/checkpoints/{size}/cosignatures", methods=["POST"], content_types=["application/json"])
+def submit_cosignature(size: str) -> Response:
+    """A sub-chain's cosignature of the checkpoint of ``size`` entries. Not RFC 9421-signed: the line is
+    itself a signature by the registered sub-chain key, and the log verifies it before keeping it."""
+    from ..services import cosigners as service
+    from .signed_routes import body_model, check_content_type, parse_body
+
+    request = public_api.current_request
+    query(public_api, set())
+    check_content_type(request)
+    raw = request.raw_body or b""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    body = parse_body(body_model("SubmitCosignature"), text)
+    status, answer = service.submit(int_param("size", size, 1), body.cosignature)  # type: ignore[attr-defined]
+    return Response(body=answer, status_code=status, headers=dict(JSON))
 
 
 def _tile(*parts: str) -> tuple[bytes, str]:

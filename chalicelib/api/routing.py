@@ -70,6 +70,8 @@ def route(bp: Blueprint, path: str, cache: str | None = None, content_type: str 
             except Exception:
                 logger.exception("unhandled error")
                 return error_response(CovenantError("an internal error occurred"))
+            if isinstance(body, Response):
+                return body
             answer_cache = cache or "no-cache"
             if isinstance(body, tuple):
                 body, answer_cache = body

@@ -36,7 +36,7 @@ def _target_uri(request: Any) -> str:
     return f"{scheme}://{host}{path}"
 
 
-def _check_content_type(request: Any) -> None:
+def check_content_type(request: Any) -> None:
     """A signed body is JSON, and says so: Chalice lets a missing ``Content-Type`` through as JSON."""
     media_type = str(request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type != "application/json":
@@ -68,7 +68,7 @@ def body_model(name: str) -> type[BaseModel]:
     return model
 
 
-def _body(model: type[BaseModel], text: str) -> BaseModel:
+def parse_body(model: type[BaseModel], text: str) -> BaseModel:
     from pydantic import ValidationError
 
     try:
@@ -109,7 +109,7 @@ def signed_route(bp: Blueprint, path: str, model: str,
             consumed = False
             try:
                 check_path_params(params)
-                _check_content_type(request)
+                check_content_type(request)
                 if request.query_params:
                     raise InvalidParameter("mutating requests carry no query string", field="query")
                 raw = request.raw_body or b""
@@ -123,7 +123,7 @@ def signed_route(bp: Blueprint, path: str, model: str,
                     return _answer(replay, replayed=True)
                 signed.consume_nonce()
                 consumed = True
-                body = _body(body_model(model), signed.body)
+                body = parse_body(body_model(model), signed.body)
                 return _answer(view(signed, body, **params))
             except CovenantError as error:
                 replay = _first_answer(signed) if isinstance(error, Conflict) else None

@@ -44,6 +44,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "publish": _RUNNING,
     "buy_item": _RUNNING,
     "item_vote": _RUNNING,
+    "subchain": frozenset({AWAITING, RUNNING}),
     "sweep": _ALWAYS,
     "tally": _ALWAYS,
 }

@@ -263,6 +263,7 @@ class Order(Record):
     endorsements_needed: int = 0
     paid_entry: str | None = None
     product: str | None = None
+    final_by: str | None = None  # the sub-chains (comma-separated ids) whose cosignatures made the payment final
 
     @property
     def key(self) -> Key:
@@ -555,6 +556,73 @@ class Report(Record):
     @staticmethod
     def key_of(proposal_id: str) -> Key:
         return Key(f"report#{proposal_id}")
+
+
+# --- sub-chains (cosigners) and their cosignatures
+
+COSIGNERS = "cosigners"
+
+
+@dataclass(frozen=True)
+class Cosigner(Record):
+    """A registered sub-chain: its key name and vkey, its owner, the entries that registered and retired it, and
+    the largest checkpoint it cosigned (a cosignature of a tree vouches for every smaller tree it contains)."""
+
+    KIND = "cosigner"
+    subchain_id: str
+    name: str
+    vkey: str
+    node_id: str
+    registered_entry: str
+    status: str = "active"  # or "retired"
+    retired_entry: str | None = None
+    ts: int = 0
+    cosigned_size: int = 0
+    cosigned_time: int = 0
+
+    @property
+    def key(self) -> Key:
+        return Key(COSIGNERS, self.subchain_id)
+
+    @staticmethod
+    def key_of(subchain_id: str) -> Key:
+        return Key(COSIGNERS, subchain_id)
+
+
+@dataclass(frozen=True)
+class SubchainSlot(Record):
+    """Taken while a node other than the stamp node has an active sub-chain: one each."""
+
+    KIND = "subchain-of"
+    node_id: str
+    subchain_id: str
+
+    @property
+    def key(self) -> Key:
+        return Key(f"subchain-of#{self.node_id}")
+
+    @staticmethod
+    def key_of(node_id: str) -> Key:
+        return Key(f"subchain-of#{node_id}")
+
+
+def cosignatures_pk(size: int) -> str:
+    return f"cosig#{size:016d}"
+
+
+@dataclass(frozen=True)
+class Cosignature(Record):
+    """One sub-chain's cosignature line of the checkpoint of ``size`` entries (C2SP tlog-cosignature v1)."""
+
+    KIND = "cosig"
+    size: int
+    subchain_id: str
+    line: str
+    time: int
+
+    @property
+    def key(self) -> Key:
+        return Key(cosignatures_pk(self.size), self.subchain_id)
 
 
 # --- signed requests

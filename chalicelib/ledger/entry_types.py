@@ -194,6 +194,13 @@ def _rating(data: Mapping[str, Any], body: Mapping[str, Any], params: Mapping[st
     return None if data.get("rating") == body.get("rating") else "data.rating does not follow from the request body"
 
 
+def _subchain_registered(data: Mapping[str, Any], body: Mapping[str, Any], params: Mapping[str, str],
+                         entry: Mapping[str, Any]) -> str | None:
+    from .cosigners import registration_problem
+
+    return registration_problem(data, body) or _actor_is("node")(data, body, params, entry)
+
+
 def _nothing(data: Mapping[str, Any], body: Mapping[str, Any], params: Mapping[str, str],
              entry: Mapping[str, Any]) -> str | None:
     return None  # the body is empty; the data is what the program found
@@ -253,6 +260,15 @@ TYPES: tuple[EntryType, ...] = (
               "`genuine_stamp`", system=True),
     EntryType("wallet.blackened", PROGRAM, "system", "`wallet`, `node`, `legal_wallet`, `rule` "
               "`constitution.one_legal_wallet`", system=True),
+    EntryType("subchain.registered", PROGRAM, "the node that runs it", "`cosigner` {`id` (`sc-` and the first 16 "
+              "hex of SHA-256 of the public key), `name` (`<origin>/subchain/<id>`), `vkey` (cosignature/v1, type "
+              "0x04)}, `node` (the owner, the actor)", "POST /subchains", follows=_subchain_registered,
+              notes="The request body is `{\"public_key\": <the sub-chain's raw Ed25519 public key, base64>}`; the "
+                    "key is used for nothing else, so a node's own key is refused, and a key is registered once. "
+                    "The stamp node registers the operator's sub-chains; any other node runs at most one."),
+    EntryType("subchain.retired", PROGRAM, "the owner", "`id` (the sub-chain), `node` (its owner, the actor)",
+              "POST /subchains/{subchain_id}/retirement",
+              follows=_all(_path("id", "subchain_id"), _actor_is("node"))),
     EntryType("legality.swept", PROGRAM, "stamp", "`actions`, `status`: what a requested sweep did",
               "POST /sweeps", follows=_nothing),
     EntryType("proposal.opened", COVENANT, "the proposer", "`proposal`, `kind` (`halt`, `restart`, `freeze`, "

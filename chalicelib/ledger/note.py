@@ -210,3 +210,63 @@ def open_checkpoint(text: str | bytes, verifier: Verifier) -> tuple[Checkpoint, 
     if checkpoint.origin != verifier.name:
         raise NoteError(f"the checkpoint's origin {checkpoint.origin!r} is not the key's name {verifier.name!r}")
     return checkpoint, note
+
+
+# --- C2SP tlog-cosignature v1 (Ed25519): a witness's (a sub-chain's) cosignature of a checkpoint
+
+COSIGNATURE_HEADER = "cosignature/v1"
+MAX_COSIGNATURE_TIME = 2**63 - 1
+
+
+def cosigned_message(body: str, timestamp: int) -> bytes:
+    """What a cosignature signs: ``cosignature/v1\\ntime <T>\\n`` and then the whole checkpoint body."""
+    if type(timestamp) is not int or not 0 <= timestamp <= MAX_COSIGNATURE_TIME:
+        raise NoteError("a cosignature's time is a non-negative 64-bit integer of seconds")
+    return f"{COSIGNATURE_HEADER}\ntime {timestamp}\n{body}".encode()
+
+
+def cosignature_line(name: str, body: str, key: Ed25519PrivateKey, timestamp: int) -> str:
+    """One cosignature line (with its newline): ``— <name> <base64(key ID || T || signature)>``."""
+    signature = key.sign(cosigned_message(body, timestamp))
+    blob = key_id(name, COSIGNATURE_V1, raw_public(key.public_key())) + timestamp.to_bytes(8, "big") + signature
+    return f"{DASH} {name} {base64.b64encode(blob).decode()}\n"
+
+
+def parse_signature_line(line: str) -> Signature:
+    """One signature line, alone (with or without its newline), checked as ``parse_note`` checks them."""
+    text = line if line.endswith("\n") else line + "\n"
+    if text.count("\n") != 1:
+        raise NoteError("a signature line is one line")
+    note = parse_note("x\n\n" + text)
+    return note.signatures[0]
+
+
+def verify_cosignature(body: str, signature: Signature, verifier: Verifier) -> int:
+    """Check a cosignature line of ``body`` by the witness key ``verifier``; returns its time (seconds)."""
+    if verifier.key_type != COSIGNATURE_V1:
+        raise NoteError("a cosignature is verified with a cosignature/v1 (type 0x04) key")
+    if signature.name != verifier.name or signature.key_id != verifier.key_id:
+        raise NoteError(f"the line is not by {verifier.name}+{verifier.key_id.hex()}")
+    if len(signature.blob) != 8 + 64:
+        raise NoteError("a cosignature holds an 8-byte time and a 64-byte Ed25519 signature")
+    timestamp = int.from_bytes(signature.blob[:8], "big")
+    try:
+        verifier.key.verify(signature.blob[8:], cosigned_message(body, timestamp))
+    except (InvalidSignature, NoteError) as exc:
+        raise NoteError(f"the cosignature by {verifier.name} does not verify") from exc
+    return timestamp
+
+
+def cosigners_of(note: Note, witnesses: list[Verifier]) -> dict[str, int]:
+    """The witnesses (by vkey name) with a valid cosignature in ``note``, and each one's time.
+
+    A line that names a witness but does not verify is an error: a note that
+    carries a bad cosignature of a key the reader trusts is not quietly
+    accepted with fewer cosigners.
+    """
+    found: dict[str, int] = {}
+    for witness in witnesses:
+        for signature in note.signatures:
+            if signature.name == witness.name and signature.key_id == witness.key_id:
+                found[witness.name] = verify_cosignature(note.body, signature, witness)
+    return found

@@ -137,13 +137,21 @@ def _checkpoint_of(record: Block) -> str:
     return record.checkpoint
 
 
+def _with_cosignatures(record: Block) -> str:
+    """The block's checkpoint, its log signature line, then every cosignature line collected for its size."""
+    from .cosigners import lines_of
+
+    text = _checkpoint_of(record)
+    return text + "".join(lines_of(int(json.loads(record.header)["log_size"])))
+
+
 def checkpoint() -> str:
-    """The newest completed block's signed checkpoint (C2SP tlog-checkpoint)."""
-    return _checkpoint_of(_head_record())
+    """The newest completed block's signed checkpoint (C2SP tlog-checkpoint), with its cosignatures."""
+    return _with_cosignatures(_head_record())
 
 
 def block_checkpoint(height: int) -> str:
-    return _checkpoint_of(_published_block(height))
+    return _with_cosignatures(_published_block(height))
 
 
 def tile(path: str) -> tuple[bytes, str]:

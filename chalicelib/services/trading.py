@@ -11,15 +11,14 @@ from typing import Any
 
 from ..domain import postings as p
 from ..domain.records import Node, Order
-from ..domain.rules import endorsements_needed, order_amount
+from ..domain.rules import BPS, endorsement_ratio, endorsements_needed, order_amount
 from ..errors import Conflict, Forbidden, NotFound
-from ..settings import get_settings
 from ..store import backend, ledger
 from ..store.port import Check, Eq, Put, Update
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .money import merged, refused_debit, value_changes
 from .nodes import get_node, get_wallet
-from .program import allowed, rules
+from .program import allowed, program, rules
 from .signed import SignedRequest
 
 TRADING_ROLES = ("consumer", "merchant")
@@ -38,7 +37,7 @@ def order_view(order: Order) -> dict[str, Any]:
             "quantity": order.quantity, "unit_price": order.unit_price, "unit_profit": order.unit_profit,
             "amount": order.amount, "escrow": order.escrow, "rebate": order.rebate,
             "endorsements_needed": order.endorsements_needed, "paid_entry": order.paid_entry,
-            "product": order.product}
+            "product": order.product, "final_by": order.final_by.split(",") if order.final_by else []}
 
 
 def own_wallet(signed: SignedRequest, wallet_id: str) -> str:
@@ -73,7 +72,10 @@ def place_order(signed: SignedRequest, wallet_id: str, seller_id: str, quantity:
     if get_wallet(seller.wallet_id).status != "active":
         raise Conflict("the seller's wallet is not active", field="seller", code="wallet_not_active")
     amount = order_amount(quantity, unit_price)
-    needed = endorsements_needed(amount, get_settings().replica_count, rules(running))
+    from .cosigners import active_cosigners
+
+    # at placement, for the record; finality counts the sub-chains active when the seller ships
+    needed = endorsements_needed(amount, len(active_cosigners()), rules(running))
     ts = now_ms()
     order_id = "o-" + secrets.token_hex(8)
     entry_id = new_entry_id(ts)
@@ -127,20 +129,29 @@ def pay(signed: SignedRequest, order_id: str, wallet_id: str) -> tuple[int, dict
 
 
 def finality(order: Order) -> dict[str, Any]:
-    """Whether the payment is final: sealed in a block that enough replicas endorsed."""
-    needed = order.endorsements_needed
+    """Whether the payment is final: covered by checkpoints cosigned by enough active sub-chains.
+
+    The order's tier gives a share of the active sub-chains (rounded up, and
+    at least one when the share is not zero); a sub-chain counts when its
+    largest cosigned checkpoint holds the paying entry. A sub-chain that is
+    retired, or was never registered, counts for nothing.
+    """
+    from .cosigners import active_cosigners
+
+    ratio = endorsement_ratio(order.amount, rules(program()))
     if not order.paid_entry:
-        return {"final": False, "needed": needed, "endorsed": 0}
-    if needed == 0:
-        return {"final": True, "needed": 0, "endorsed": 0}
+        return {"final": False, "share_bps": ratio, "needed": None, "cosigned": 0, "cosigners": []}
+    if ratio == 0:
+        return {"final": True, "share_bps": 0, "needed": 0, "cosigned": 0, "cosigners": []}
+    active = active_cosigners()
+    needed = max(1, -(-len(active) * ratio // BPS))
     position = ledger.position_of(order.paid_entry)
     if position is None:
-        return {"final": False, "needed": needed, "endorsed": 0, "sealed": False}
-    from ..store.replica_store import endorsements
-
-    block = ledger.get_block(int(position.height))
-    endorsed = sum(1 for e in endorsements(int(position.height)) if block is not None and e.hash == block.hash)
-    return {"final": endorsed >= needed, "needed": needed, "endorsed": endorsed, "sealed": True,
+        return {"final": False, "share_bps": ratio, "needed": needed, "active": len(active), "cosigned": 0,
+                "cosigners": [], "sealed": False}
+    covering = sorted(c.subchain_id for c in active if c.cosigned_size > int(position.idx))
+    return {"final": len(covering) >= needed, "share_bps": ratio, "needed": needed, "active": len(active),
+            "cosigned": len(covering), "cosigners": covering, "sealed": True, "index": int(position.idx),
             "height": int(position.height)}
 
 
@@ -154,7 +165,7 @@ def ship(signed: SignedRequest, order_id: str) -> tuple[int, dict[str, Any]]:
         raise Conflict(f"order {order_id} is {order.status}", code="order_state")
     state = finality(order)
     if not state["final"]:
-        raise Conflict(f"the payment needs {state['needed']} replica endorsements, has {state['endorsed']}",
+        raise Conflict(f"the payment needs cosignatures of {state['needed']} sub-chains, has {state['cosigned']}",
                        code="order_not_final", details=state, retryable=True)
     settled, mint = p.shipment(order_id, order.buyer_wallet, order.seller_wallet, order.quantity, order.unit_price,
                                order.unit_profit, rules(running))
@@ -170,7 +181,8 @@ def ship(signed: SignedRequest, order_id: str) -> tuple[int, dict[str, Any]]:
     ]
     changes = merged([
         guard,
-        Update.of(order, set={"status": "shipped", "rebate": minted}, when=(Eq("status", "paid"),)),
+        Update.of(order, set={"status": "shipped", "rebate": minted, "final_by": ",".join(state["cosigners"])},
+                  when=(Eq("status", "paid"),)),
         # a frozen seller's wallet takes no proceeds: the shipment waits
         *value_changes([(settled_id, settled), (mint_id, mint)], ts, active_credits={order.seller_wallet}),
         signed.remember(200, answer),

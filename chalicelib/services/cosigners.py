@@ -1,0 +1,256 @@
+"""Sub-chains as cosigners: registration, retirement, the listing, and the cosignatures the log collects.
+
+A sub-chain enters the ledger by a ``subchain.registered`` entry, made by a
+request its owner node signs, naming the sub-chain's public key. The stamp
+node registers the operator's sub-chains; any other node runs at most one
+(so that a node cannot outvote others by registering many). A cosignature is
+a C2SP tlog-cosignature v1 line, sent without an RFC 9421 signature because
+it is self-authenticating: the log checks it against the registered key and
+the checkpoint of that size, and keeps the first line of each sub-chain for
+each size. A cosignature of a tree vouches for every smaller tree it
+contains (the sub-chain never cosigns an inconsistent one), so each
+cosigner's largest cosigned size is all that finality needs to read.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..domain.records import COSIGNERS, Cosignature, Cosigner, KeyBinding, SubchainSlot, cosignatures_pk
+from ..errors import Conflict, CovenantError, Forbidden, InvalidParameter, NotFound
+from ..ledger.cosigners import SUBCHAIN_ID, cosigner_of, public_key_bytes
+from ..ledger.keys import kid_of
+from ..ledger.note import NoteError, parse_checkpoint, parse_note, parse_signature_line, parse_vkey, verify_cosignature
+from ..store import backend, ledger
+from ..store.ledger_records import Block
+from ..store.port import Delete, Eq, Put, Update
+from .ledger import Draft, commit, new_entry_id, now_ms
+from .program import STAMP_NODE, allowed
+from .signed import SignedRequest
+
+# A cosignature may be stamped this far ahead of the log's clock (skew), and no earlier than its block was sealed.
+MAX_CLOCK_SKEW_SECONDS = 600
+MAX_COSIGNATURE_LINE = 400
+
+
+class CosignerRefused(CovenantError):
+    status = 400
+    code = "cosignature_invalid"
+
+
+def _refused(message: str) -> CosignerRefused:
+    return CosignerRefused(message, field="cosignature")
+
+
+def get_cosigner(subchain_id: str) -> Cosigner:
+    found = backend.state().get(Cosigner, Cosigner.key_of(subchain_id)) if SUBCHAIN_ID.match(subchain_id) else None
+    if found is None:
+        raise NotFound(f"there is no sub-chain {subchain_id}", field="subchain_id", code="cosigner_unknown")
+    return found
+
+
+def all_cosigners() -> list[Cosigner]:
+    return backend.state().query(Cosigner, COSIGNERS)
+
+
+def active_cosigners() -> list[Cosigner]:
+    return [c for c in all_cosigners() if c.status == "active"]
+
+
+def register(signed: SignedRequest, public_key: str) -> tuple[int, dict[str, Any]]:
+    """``POST /subchains``: the signer's node registers a sub-chain by its public key."""
+    from .sealing import log_origin
+
+    _, guard = allowed("subchain")
+    node = signed.node
+    if node is None or node.status != "active":
+        raise Forbidden("only an active node registers a sub-chain", code="node_not_active")
+    try:
+        public = public_key_bytes(public_key)
+    except NoteError as exc:
+        raise InvalidParameter(str(exc), field="public_key") from exc
+    kid = kid_of(public)
+    if backend.state().get(KeyBinding, KeyBinding.key_of(kid)) is not None:
+        raise Conflict("this key is a node's key; a sub-chain's key is used for nothing else", field="public_key",
+                       code="key_in_use")
+    cosigner = cosigner_of(log_origin(), public)
+    if backend.state().get(Cosigner, Cosigner.key_of(cosigner["id"])) is not None:
+        raise Conflict(f"the sub-chain {cosigner['id']} is already registered", field="public_key",
+                       code="subchain_exists")
+    _one_per_node(node.node_id)
+    ts = now_ms()
+    entry_id = new_entry_id(ts)
+    record = Cosigner(subchain_id=cosigner["id"], name=cosigner["name"], vkey=cosigner["vkey"], node_id=node.node_id,
+                      registered_entry=entry_id, ts=ts)
+    answer = {"subchain": record.subchain_id, "name": record.name, "vkey": record.vkey, "node": node.node_id,
+              "status": "active", "entry": entry_id}
+    changes: list[Any] = [guard, Put(record), signed.remember(201, answer)]
+    if node.node_id != STAMP_NODE:
+        changes.append(Put(SubchainSlot(node_id=node.node_id, subchain_id=record.subchain_id)))
+    try:
+        commit([Draft("subchain.registered", node.node_id, {"cosigner": cosigner, "node": node.node_id}, signed.auth,
+                      id=entry_id)], changes)
+    except Conflict as exc:
+        if backend.state().get(Cosigner, Cosigner.key_of(cosigner["id"])) is not None:
+            raise Conflict(f"the sub-chain {cosigner['id']} is already registered", field="public_key",
+                           code="subchain_exists") from exc
+        _one_per_node(node.node_id)
+        raise
+    return 201, answer
+
+
+def _one_per_node(node_id: str) -> None:
+    if node_id != STAMP_NODE and backend.state().get(SubchainSlot, SubchainSlot.key_of(node_id)) is not None:
+        raise Conflict("this node already runs a sub-chain; retire it first", code="subchain_limit")
+
+
+def retire(signed: SignedRequest, subchain_id: str) -> tuple[int, dict[str, Any]]:
+    """``POST /subchains/{id}/retirement``: its owner retires a sub-chain; its cosignatures count no more."""
+    _, guard = allowed("subchain")
+    cosigner = get_cosigner(subchain_id)
+    if cosigner.node_id != signed.node_id:
+        raise Forbidden(f"the sub-chain {subchain_id} is not the signer's", field="subchain_id",
+                        code="not_your_subchain")
+    if cosigner.status != "active":
+        raise Conflict(f"the sub-chain {subchain_id} is already retired", field="subchain_id",
+                       code="cosigner_retired")
+    entry_id = new_entry_id(now_ms())
+    answer = {"subchain": subchain_id, "status": "retired", "entry": entry_id}
+    changes: list[Any] = [guard, Update.of(cosigner, set={"status": "retired", "retired_entry": entry_id},
+                                           when=(Eq("status", "active"),)), signed.remember(200, answer)]
+    if cosigner.node_id != STAMP_NODE:
+        changes.append(Delete(SubchainSlot, SubchainSlot.key_of(cosigner.node_id)))
+    try:
+        commit([Draft("subchain.retired", cosigner.node_id, {"id": subchain_id, "node": cosigner.node_id},
+                      signed.auth, id=entry_id)], changes)
+    except Conflict as exc:
+        if get_cosigner(subchain_id).status != "active":
+            raise Conflict(f"the sub-chain {subchain_id} is already retired", field="subchain_id",
+                           code="cosigner_retired") from exc
+        raise
+    return 200, answer
+
+
+# --- the public listing (LEDGER.md): only what the log's entries show
+
+
+def _index_of(entry_id: str | None) -> int | None:
+    position = ledger.position_of(entry_id) if entry_id else None
+    return int(position.idx) if position is not None else None
+
+
+def listing() -> dict[str, Any]:
+    """``GET /cosigners``: every sub-chain whose registration is sealed, with the entry indices that
+    registered and retired it (``retired`` null until a retirement is sealed)."""
+    answer = []
+    for cosigner in all_cosigners():
+        registered = _index_of(cosigner.registered_entry)
+        if registered is None:
+            continue  # not yet in any tree: it can cosign nothing yet
+        answer.append({"id": cosigner.subchain_id, "name": cosigner.name, "vkey": cosigner.vkey,
+                       "registered": registered, "retired": _index_of(cosigner.retired_entry),
+                       "node": cosigner.node_id, "cosigned_size": cosigner.cosigned_size})
+    return {"cosigners": answer}
+
+
+# --- cosignatures
+
+
+def block_of_size(size: int) -> Block | None:
+    """The completed block whose checkpoint has ``size`` entries: the head, else a binary search by height."""
+    top = ledger.completed_height()
+    if top < 0:
+        return None
+    low, high = 0, top
+    while low <= high:
+        middle = high if low == 0 and high == top else (low + high) // 2  # the newest first: most cosign it
+        block = ledger.get_block(middle)
+        if block is None:
+            return None
+        found = int(_size_of(block))
+        if found == size:
+            return block
+        if found < size:
+            low = middle + 1
+        else:
+            high = middle - 1
+    return None
+
+
+def _size_of(block: Block) -> int:
+    import json
+
+    return int(json.loads(block.header)["log_size"])
+
+
+def lines_of(size: int) -> list[str]:
+    """The cosignature lines collected for the checkpoint of ``size`` entries, by sub-chain id."""
+    return [c.line for c in backend.state().query(Cosignature, cosignatures_pk(size))]
+
+
+def submit(size: int, text: str, clock: Any = time.time) -> tuple[int, dict[str, Any]]:
+    """``POST /checkpoints/{size}/cosignatures``: verify one cosignature line and keep it."""
+    if len(text) > MAX_COSIGNATURE_LINE:
+        raise _refused(f"a cosignature line is at most {MAX_COSIGNATURE_LINE} characters")
+    try:
+        signature = parse_signature_line(text)
+    except NoteError as exc:
+        raise _refused(f"not a signature line: {exc}") from exc
+    sub_id = signature.name.rpartition("/subchain/")[2]
+    try:
+        cosigner = get_cosigner(sub_id)
+    except NotFound as exc:
+        raise NotFound(f"{signature.name} is not a registered sub-chain", field="cosignature",
+                       code="cosigner_unknown") from exc
+    verifier = parse_vkey(cosigner.vkey)
+    if signature.name != verifier.name or signature.key_id != verifier.key_id:
+        raise NotFound(f"{signature.name} with key ID {signature.key_id.hex()} is not a registered sub-chain key",
+                       field="cosignature", code="cosigner_unknown")
+    if cosigner.status != "active":
+        raise Conflict(f"the sub-chain {sub_id} is retired; its cosignatures count no more", field="cosignature",
+                       code="cosigner_retired")
+    block = block_of_size(size)
+    if block is None or not block.checkpoint:
+        raise NotFound(f"no checkpoint has {size} entries", field="size", code="checkpoint_unknown")
+    registered = _index_of(cosigner.registered_entry)
+    if registered is None or registered >= size:
+        raise NotFound(f"the sub-chain {sub_id} is not registered within the tree of {size} entries",
+                       field="cosignature", code="cosigner_unknown")
+    body = parse_note(block.checkpoint).body
+    try:
+        when = verify_cosignature(body, signature, verifier)
+    except NoteError as exc:
+        raise _refused(f"the cosignature does not verify on the checkpoint of {size} entries: {exc}") from exc
+    sealed_at = _block_ts(block) // 1000
+    if not sealed_at - MAX_CLOCK_SKEW_SECONDS <= when <= int(clock()) + MAX_CLOCK_SKEW_SECONDS:
+        raise _refused(f"the cosignature's time {when} is before the block was sealed or ahead of the log's clock")
+    parse_checkpoint(body)  # the stored checkpoint is the log's own; this only guards against a damaged record
+    line = signature.line
+    stored = True
+    try:
+        backend.state().apply([Put(Cosignature(size=size, subchain_id=sub_id, line=line, time=when))])
+    except Conflict:
+        stored = False  # the sub-chain's first cosignature of this size is kept; this one is a repeat
+    _raise_cosigned(cosigner, size, when)
+    return (201 if stored else 200), {"size": size, "subchain": sub_id, "time": when, "stored": stored}
+
+
+def _block_ts(block: Block) -> int:
+    import json
+
+    return int(json.loads(block.header)["ts"])
+
+
+def _raise_cosigned(cosigner: Cosigner, size: int, when: int) -> None:
+    """Move the sub-chain's largest cosigned size up to ``size`` (never down), against concurrent submissions."""
+    current = cosigner
+    for _ in range(5):
+        if current.cosigned_size >= size:
+            return
+        try:
+            backend.state().apply([Update(Cosigner, current.key, set={"cosigned_size": size, "cosigned_time": when},
+                                          when=(Eq("cosigned_size", current.cosigned_size),), ordered=False)])
+            return
+        except Conflict:
+            current = get_cosigner(cosigner.subchain_id)
