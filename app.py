@@ -5,7 +5,7 @@ from chalice import Chalice
 from chalicelib.api.program_api import program_api
 from chalicelib.api.public import public_api
 from chalicelib.api.routing import error_shape
-from chalicelib.handlers.events import events
+from chalicelib.handlers.events import events, subchain_handler
 from chalicelib.observability import observe
 
 app = Chalice(app_name="covenant")
@@ -14,3 +14,5 @@ app.register_middleware(observe, "all")
 app.register_blueprint(public_api)
 app.register_blueprint(program_api)
 app.register_blueprint(events)
+
+__all__ = ["app", "subchain_handler"]  # subchain_handler: each operator sub-chain's own function (infra/)

@@ -180,3 +180,10 @@ class OriginChanged(CovenantError):
     status = 503
     code = "origin_changed"
     retryable = False
+
+
+class CosignatureRefused(CovenantError):
+    """The log refused a sub-chain's cosignature for good (unknown or retired sub-chain, invalid line)."""
+
+    status = 409
+    code = "cosignature_refused"

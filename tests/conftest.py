@@ -68,6 +68,9 @@ def aws(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monk
     key = tmp_path / "sealer.pem"
     write_new_key(key)
     monkeypatch.setenv("COVENANT_SEALER_KEY", f"file:{key}")
+    for i in range(3):  # each operator sub-chain's own key (registered by the operator_subchains fixture)
+        write_new_key(tmp_path / f"subchain-{i}.pem")
+    monkeypatch.setenv("COVENANT_SUBCHAIN_KEY", f"file:{tmp_path}/subchain-{{i}}.pem")
     if request.node.get_closest_marker("dynamodb") is None:
         monkeypatch.setenv("COVENANT_STORE", "memory")
     with mock_aws():
@@ -164,6 +167,27 @@ def running(http, stamp):
     return SimpleNamespace(consumers=consumers, merchant=merchant, stamp=stamp, http=http)
 
 
+def subchain_public_key(aws_tmp: Path, i: int) -> str:
+    import base64
+
+    from chalicelib.ledger.keys import private_key_from_pem, raw_public
+
+    key = private_key_from_pem((aws_tmp / f"subchain-{i}.pem").read_bytes())
+    return base64.b64encode(raw_public(key.public_key())).decode()
+
+
+@pytest.fixture
+def operator_subchains(stamp, chain, tmp_path):
+    """The three operator sub-chains registered by the stamp node, and the registrations sealed."""
+    from chalicelib.services.sealing import seal_pending_entries
+    from tests.actors import expect
+
+    ids = [expect(stamp.post("/subchains", {"public_key": subchain_public_key(tmp_path, i)}), 201)["subchain"]
+           for i in range(3)]
+    seal_pending_entries(chain)
+    return ids
+
+
 @pytest.fixture
 def readers(running):
     """Two consumers with coins to spend, bought at the peg."""
@@ -173,3 +197,10 @@ def readers(running):
         expect(consumer.post("/exchanges", {"wallet": consumer.wallet, "direction": "fiat_to_coin",
                                             "amount": 10_000}), 201)
     return running
+
+
+def deliver(event: dict) -> dict:
+    """Run the operator sub-chains' own function (app.subchain_handler) on SQS records, as Lambda would."""
+    from app import subchain_handler
+
+    return subchain_handler(event, None)

@@ -1,4 +1,4 @@
-"""The public read API of LEDGER.md, plus ``GET /replicas``."""
+"""The public read API of LEDGER.md, and the cosignatures sub-chains send it."""
 
 from __future__ import annotations
 
@@ -57,12 +57,6 @@ def consistency_proof() -> dict[str, Any]:
 def sealer_keys() -> dict[str, Any]:
     query(public_api, set())
     return reading.keys()
-
-
-@route(public_api, "/replicas", methods=["GET"])
-def replicas() -> dict[str, Any]:
-    query(public_api, set())
-    return reading.replicas()
 
 
 @route(public_api, "/checkpoint", methods=["GET"], content_type=TEXT)

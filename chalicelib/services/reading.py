@@ -10,7 +10,6 @@ from ..ledger import merkle
 from ..ledger.keys import public_key_from_jwk
 from ..ledger.note import vkey
 from ..ledger.tiles import TileError, TileRef, parse_path
-from ..settings import get_settings
 from ..store import ledger as store
 from ..store.cache import LruCache
 from ..store.ledger_records import Block
@@ -171,25 +170,3 @@ def tile(path: str) -> tuple[bytes, str]:
     if found is None:
         raise NotFound(f"the tile {ref.path} is not stored", field="path")
     return found.body, log_bucket.FULL_TILE_CACHE if ref.full else log_bucket.PARTIAL_TILE_CACHE
-
-
-def replicas() -> dict[str, Any]:
-    from ..store.replica_store import ReplicaStore
-
-    chain_height = store.completed_height()
-    answer = []
-    for replica in range(get_settings().replica_count):
-        record = ReplicaStore(replica).state_record()
-        height = int(record.height) if record is not None and record.height is not None else -1
-        status = record.status if record is not None and record.status else "empty"
-        if status == "in_sync" and height < chain_height:
-            status = "behind"
-        answer.append({
-            "replica": replica,
-            "height": height,
-            "hash": record.hash if record is not None else None,
-            "status": status,
-            "lag": max(0, chain_height - height),
-            "reason": record.reason if record is not None and status == "quarantined" else None,
-        })
-    return {"height": chain_height, "replicas": answer}

@@ -92,7 +92,6 @@ class MemoryStore:
         self.tiles: dict[tuple[int, int], bytes] = {}
         self.head = -1
         self.sealers: dict[str, dict[str, Any]] = {}
-        self.endorsed: dict[int, dict[str, tuple[str, int]]] = {}
 
     # --- the state port
 
@@ -290,15 +289,6 @@ class MemoryStore:
         with self.lock:
             for change in changes:
                 self.sealers[change["jwk"]["kid"]] = copy.deepcopy(change)
-
-    def endorse(self, height: int, replica: str, block_hash: str, ts: int) -> None:
-        with self.lock:
-            self.endorsed.setdefault(height, {})[replica] = (block_hash, ts)
-
-    def endorsements(self, height: int) -> dict[str, str]:
-        """Replica -> the hash it endorsed at ``height``."""
-        with self.lock:
-            return {replica: value[0] for replica, value in self.endorsed.get(height, {}).items()}
 
 
 _DELETED: Any = object()

@@ -150,16 +150,6 @@ class SealerKeysRecord(SharedClientModel):
 
 # --- replicas
 
-class EndorsementRecord(SharedClientModel):
-    """A replica's statement that it verified and stored block ``height`` with ``hash``."""
-
-    Meta = _meta("endorsements")
-    height = NumberAttribute(hash_key=True)
-    replica = UnicodeAttribute(range_key=True)
-    hash = UnicodeAttribute()
-    ts = NumberAttribute()
-
-
 class ReplicaRecord(SharedClientModel):
     """One item of a replica's own table; ``pk`` says which kind.
 
@@ -196,7 +186,6 @@ def replica_model(replica: int) -> type[ReplicaRecord]:
 
 LEDGER_MODELS: tuple[type[Model], ...] = (
     EntryRecord, BlockRecord, PendingRecord, PositionRecord, TileRecord, HeadRecord, SealerKeysRecord,
-    EndorsementRecord,
 )
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Collection
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
@@ -14,9 +14,13 @@ from ..errors import StorageError
 from ..ledger.canonical import MAX_SAFE_INTEGER
 from ..ledger.format import is_hash, is_key_id
 from ..ledger.verify import BlockOutcome, ChainState, KeyRecord, SignedRequest, nonce_digest
-from .models import EndorsementRecord, ReplicaRecord, replica_model
+from .models import ReplicaRecord, replica_model
+
+if TYPE_CHECKING:
+    from ..services.replication import Witnessed
 
 STATE_KEY = "state"
+WITNESS_KEY = "witness"
 # A quarantined block may be anything a hostile sender made: everything kept of
 # it is cut to fit DynamoDB's limits (2 KB partition key, 400 KB item).
 MAX_REASON_CHARS = 1_000
@@ -59,6 +63,7 @@ class ReplicaStore:
 
     def __init__(self, replica: int):
         self.replica = replica
+        self.label = str(replica)
         self.model = replica_model(replica)
         self._keys: dict[str, KeyRecord | None] = {}
 
@@ -196,11 +201,40 @@ class ReplicaStore:
             raise StorageError(f"replica {self.replica} could not record its status") from exc
         return first
 
-    def endorse(self, height: int, block_hash: str, now: int) -> None:
+    def header(self, height: int) -> dict[str, Any] | None:
+        record = self._get(f"b#{height:012d}")
+        return json.loads(record.header) if record is not None and record.header else None
+
+    def witnessed(self) -> Witnessed:
+        from ..services.replication import Witnessed
+
+        record = self._get(WITNESS_KEY)
+        if record is None or record.log_size is None:
+            return Witnessed()
+        return Witnessed(origin=record.owner, size=int(record.log_size), root=str(record.hash or ""),
+                         line=str(record.body or ""), submitted=bool(record.sealer))
+
+    def record_cosigned(self, previous: Witnessed, new: Witnessed) -> bool:
+        """Keep the sub-chain's newest cosignature, only over the one it read (never two for one size)."""
+        item = self.model(pk=WITNESS_KEY, log_size=new.size, hash=new.root, owner=new.origin, body=new.line,
+                          sealer=new.submitted)
+        condition = (self.model.pk.does_not_exist() if previous.origin is None else
+                     (self.model.log_size == previous.size) & (self.model.body == previous.line))
         try:
-            EndorsementRecord(height=height, replica=str(self.replica), hash=block_hash, ts=now).save()
-        except PynamoDBException as exc:
-            raise StorageError(f"replica {self.replica} could not record its endorsement") from exc
+            item.save(condition=condition)
+        except PutError as exc:
+            if _condition_failed(exc):
+                return False
+            raise StorageError(f"replica {self.replica} could not keep its cosignature") from exc
+        return True
+
+    def record_alarm(self, reason: str, now: int) -> None:
+        try:
+            self.model(pk=STATE_KEY).update(actions=[self.model.status.set("checkpoint_refused"),
+                                                     self.model.reason.set(_cut(reason, MAX_REASON_CHARS)),
+                                                     self.model.ts.set(now)])
+        except UpdateError as exc:
+            raise StorageError(f"replica {self.replica} could not record its status") from exc
 
     def entries(self, first: int, last: int) -> list[dict[str, Any]]:
         """The replica's copy of entries ``first`` to ``last`` inclusive, in order."""
@@ -210,10 +244,3 @@ class ReplicaStore:
         except PynamoDBException as exc:
             raise StorageError(f"replica {self.replica} could not read entries") from exc
         return [json.loads(found[k].body or "null") for k in keys if k in found]
-
-
-def endorsements(height: int) -> list[EndorsementRecord]:
-    try:
-        return list(EndorsementRecord.query(height))
-    except PynamoDBException as exc:
-        raise StorageError("could not read endorsements") from exc

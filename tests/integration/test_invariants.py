@@ -11,16 +11,14 @@ import uuid
 
 import boto3
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.domain.records import Totals, Wallet
 from chalicelib.domain.replay import replay
 from chalicelib.services.sealing import seal_pending_entries
 from chalicelib.store.replica_store import ReplicaStore
 from tests import state
 from tests.actors import expect
-from tests.conftest import drain_queue
+from tests.conftest import deliver, drain_queue
 
 
 def _state_balances() -> dict[str, dict[str, int]]:
@@ -63,8 +61,7 @@ def test_conservation_holds(running):
 def test_a_replica_replaying_the_entries_reaches_the_same_balances(running, chain, aws):
     _activity(running)
     seal_pending_entries(chain)
-    with Client(app, stage_name="test") as client:
-        client.lambda_.invoke("replicate_block", {"Records": drain_queue(aws.queue_urls[1])})
+    deliver({"Records": drain_queue(aws.queue_urls[1])})
     replica = ReplicaStore(1)
     replayed = replay(replica.entries(0, replica.state().log_size - 1))
     assert replayed.negative == []

@@ -10,7 +10,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.services.ledger import Draft, commit
-from tests.conftest import drain_queue
+from tests.conftest import deliver, drain_queue
 
 
 def _log_to_captured_stdout() -> None:
@@ -87,9 +87,7 @@ def test_replicas_emit_lag_and_quarantine_metrics(chain, aws, capsys):
     envelope = json.loads(records[1]["body"])
     envelope["Message"] = json.dumps(bad)
     capsys.readouterr()
-    with Client(app, stage_name="test") as client:
-        client.lambda_.invoke("replicate_block", {"Records": [records[0], {**records[1], "messageId": "m-bad",
-                                                                            "body": json.dumps(envelope)}]})
+    deliver({"Records": [records[0], {**records[1], "messageId": "m-bad", "body": json.dumps(envelope)}]})
     metrics = [line for line in _json_lines(capsys.readouterr().out) if "_aws" in line]
     merged: dict = {}
     for line in metrics:

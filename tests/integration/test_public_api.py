@@ -82,10 +82,8 @@ def test_keys_lists_the_sealer_key(http, chain):
     assert _json(http.get("/keys")) == {"keys": [{**chain.jwk, "vkey": vkey(origin, public_key_from_jwk(chain.jwk))}]}
 
 
-def test_replicas_lists_each_replica(http):
-    body = _json(http.get("/replicas"))
-    assert [r["replica"] for r in body["replicas"]] == [0, 1, 2]
-    assert all(r["status"] == "empty" and r["height"] == -1 for r in body["replicas"])
+def test_cosigners_lists_none_before_any_registration(http):
+    assert _json(http.get("/cosigners")) == {"cosigners": []}
 
 
 @pytest.mark.parametrize("path,status,code,field", [

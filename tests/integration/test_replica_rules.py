@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app import app
 from chalicelib.ledger.keys import jwk_of
-from chalicelib.services import reading
 from chalicelib.services.ledger import Draft, commit
 from chalicelib.services.replication import receive_block
 from chalicelib.services.sealer_key import Signer
@@ -19,7 +18,7 @@ from chalicelib.services.sealing import seal_pending_entries
 from chalicelib.store.models import replica_model
 from chalicelib.store.replica_store import ReplicaStore
 from tests.chainmaker import ChainMaker, signed_auth
-from tests.conftest import drain_queue
+from tests.conftest import deliver, drain_queue
 
 
 def _quarantined(replica: int) -> list:
@@ -34,7 +33,10 @@ def _deliver_all(blocks: list[dict], replica: int = 0) -> list[str]:
 
 
 def _status(replica: int) -> dict:
-    return reading.replicas()["replicas"][replica]
+    record = ReplicaStore(replica).state_record()
+    return {"status": record.status if record is not None else "empty",
+            "height": int(record.height) if record is not None and record.height is not None else -1,
+            "reason": record.reason if record is not None else None}
 
 
 # --- the case, through the real SQS handler
@@ -62,7 +64,7 @@ def _edited(record: dict, change) -> dict:
 
 def test_a_claimed_hash_of_3000_characters_is_quarantined_not_dead_lettered(lambda_client, chain, aws):
     records = _records(chain, aws)
-    invoke = lambda batch: lambda_client.lambda_.invoke("replicate_block", {"Records": batch}).payload  # noqa: E731
+    invoke = lambda batch: deliver({"Records": batch})  # noqa: E731
     assert invoke(records) == {"batchItemFailures": []}
     # at a height the replica verified: a conflict
     conflict = _edited(records[1], lambda m: m.__setitem__("hash", "f" * 3000))

@@ -9,11 +9,14 @@ import pytest
 from chalice.test import Client
 
 from app import app
+from chalicelib.ledger.note import cosigners_of, parse_note, parse_vkey
 from chalicelib.services import reading
+from chalicelib.services.cosigners import listing as reading_cosigners
 from chalicelib.services.ledger import Draft, commit
 from chalicelib.services.sealing import seal_pending_entries
-from chalicelib.store.replica_store import ReplicaStore, endorsements
-from tests.conftest import drain_queue
+from chalicelib.store.replica_store import ReplicaStore
+from tests.actors import expect
+from tests.conftest import deliver, drain_queue, subchain_public_key
 
 # The ledger's and the program's DynamoDB storage itself is under test here.
 pytestmark = pytest.mark.dynamodb
@@ -26,8 +29,12 @@ def lambda_client(chain):
 
 
 def _deliver(client, records: list[dict]) -> dict:
-    response = client.lambda_.invoke("replicate_block", {"Records": records})
-    return response.payload
+    return deliver({"Records": records})
+
+
+def _status(replica: int) -> dict:
+    record = ReplicaStore(replica).state_record()
+    return {"status": record.status, "height": int(record.height), "reason": record.reason}
 
 
 def _seal_blocks(signer, count: int) -> None:
@@ -46,18 +53,24 @@ def _message(record: dict) -> dict:
     return json.loads(json.loads(record["body"])["Message"])
 
 
-def test_every_replica_verifies_stores_and_endorses_each_block(lambda_client, chain, aws):
+def test_every_replica_verifies_stores_and_cosigns_each_block(lambda_client, operator_subchains, chain, aws):
     _seal_blocks(chain, 3)
     for url in aws.queue_urls:
         assert _deliver(lambda_client, drain_queue(url)) == {"batchItemFailures": []}
+    head = reading.head()
     for replica in range(3):
         state = ReplicaStore(replica).state()
-        assert state.height == 3 and state.hash == reading.head()["hash"]
+        assert state.height == head["header"]["height"] and state.hash == head["hash"]
         assert len(ReplicaStore(replica).entries(0, state.log_size - 1)) == state.log_size
-    assert {e.replica for e in endorsements(3)} == {"0", "1", "2"}
-    body = reading.replicas()
-    assert [r["status"] for r in body["replicas"]] == ["in_sync"] * 3
-    assert all(r["lag"] == 0 for r in body["replicas"])
+        witnessed = ReplicaStore(replica).witnessed()
+        assert (witnessed.size, witnessed.root, witnessed.submitted) == (state.log_size, state.log_root, True)
+    # the head's checkpoint carries the three cosignatures, each verifying with its registered vkey
+    note = parse_note(reading.checkpoint())
+    listed = {c["id"]: c for c in reading_cosigners()["cosigners"]}
+    assert set(listed) == set(operator_subchains)
+    cosigned = cosigners_of(note, [parse_vkey(c["vkey"]) for c in listed.values()])
+    assert len(cosigned) == 3
+    assert all(c["cosigned_size"] == head["header"]["log_size"] for c in listed.values())
 
 
 def test_duplicates_change_nothing(lambda_client, chain, aws):
@@ -67,7 +80,7 @@ def test_duplicates_change_nothing(lambda_client, chain, aws):
     again = [{**r, "messageId": r["messageId"] + "-again"} for r in records]
     assert _deliver(lambda_client, again) == {"batchItemFailures": []}
     assert ReplicaStore(0).state().height == 2
-    assert reading.replicas()["replicas"][0]["status"] == "in_sync"
+    assert ReplicaStore(0).state_record().status == "in_sync"
 
 
 def test_out_of_order_delivery_fetches_the_missing_blocks(lambda_client, chain, aws):
@@ -89,12 +102,12 @@ def test_a_tampered_block_is_quarantined_and_never_applied(lambda_client, chain,
     assert _deliver(lambda_client, [_set_message(records[2], tampered)]) == {"batchItemFailures": []}
     replica = ReplicaStore(2)
     assert replica.state().height == 1
-    status = reading.replicas()["replicas"][2]
+    status = _status(2)
     assert status["status"] == "quarantined" and "log_root" in status["reason"]
     # The genuine block still applies afterwards
     _deliver(lambda_client, [records[2]])
     assert replica.state().height == 2
-    assert reading.replicas()["replicas"][2]["status"] == "in_sync"
+    assert _status(2)["status"] == "in_sync"
 
 
 def test_a_forged_signature_is_quarantined(lambda_client, chain, aws):
@@ -105,7 +118,7 @@ def test_a_forged_signature_is_quarantined(lambda_client, chain, aws):
     forged["sig"] = forged["sig"][:-4] + ("AAA=" if not forged["sig"].endswith("AAA=") else "BBB=")
     _deliver(lambda_client, [_set_message(records[1], forged)])
     assert ReplicaStore(0).state().height == 0
-    assert "signature" in reading.replicas()["replicas"][0]["reason"]
+    assert "signature" in _status(0)["reason"]
 
 
 def test_a_conflicting_block_at_a_verified_height_is_quarantined(lambda_client, chain, aws):
@@ -117,7 +130,7 @@ def test_a_conflicting_block_at_a_verified_height_is_quarantined(lambda_client, 
     _deliver(lambda_client, [_set_message(records[-1], other)])
     state = ReplicaStore(0).state()
     assert state.height == 1 and state.hash != "f" * 64
-    assert reading.replicas()["replicas"][0]["status"] == "quarantined"
+    assert _status(0)["status"] == "quarantined"
 
 
 def test_a_malformed_message_fails_alone_in_its_batch(lambda_client, chain, aws):
@@ -173,12 +186,18 @@ def test_a_batch_that_fails_entirely_fails_the_invocation(lambda_client, chain, 
     assert ReplicaStore(0).state().height == -1
 
 
-def test_a_replica_that_has_not_caught_up_is_behind(lambda_client, chain, aws):
+def test_an_unregistered_sub_chain_keeps_its_cosignature_and_sends_it_once_registered(lambda_client, chain, aws,
+                                                                                       stamp, tmp_path):
     _seal_blocks(chain, 1)
     _deliver(lambda_client, drain_queue(aws.queue_urls[0]))
+    kept = ReplicaStore(0).witnessed()
+    assert kept.size == ReplicaStore(0).state().log_size and not kept.submitted  # the log said cosigner_unknown
+    assert parse_note(reading.checkpoint()).signatures[1:] == ()
+    expect(stamp.post("/subchains", {"public_key": subchain_public_key(tmp_path, 0)}), 201)
     _seal_blocks(chain, 1)
-    status = reading.replicas()["replicas"][0]
-    assert (status["status"], status["height"], status["lag"]) == ("behind", 1, 1)
+    _deliver(lambda_client, drain_queue(aws.queue_urls[0]))
+    assert ReplicaStore(0).witnessed().submitted
+    assert len(parse_note(reading.checkpoint()).signatures) == 2
 
 
 def test_the_number_of_replicas_is_a_setting(tmp_path, monkeypatch):
@@ -206,5 +225,5 @@ def test_the_number_of_replicas_is_a_setting(tmp_path, monkeypatch):
             for url in stack.queue_urls:
                 _deliver(client, drain_queue(url))
         assert len(stack.queue_urls) == 5
-        assert [r["status"] for r in reading.replicas()["replicas"]] == ["in_sync"] * 5
+        assert [_status(i)["status"] for i in range(5)] == ["in_sync"] * 5
     reset_process_state()

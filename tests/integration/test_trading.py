@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 
-from chalice.test import Client
-
-from app import app
 from chalicelib.services.sealing import seal_pending_entries
 from tests.actors import answer, expect
-from tests.conftest import drain_queue
+from tests.conftest import deliver, drain_queue
 
 
 def _order(buyer, seller, quantity=2, unit_price=10_000, unit_profit=2_500):
@@ -101,22 +98,25 @@ def test_frozen_black_or_revoked_wallets_cannot_trade(running):
     expect(merchant.post(f"/orders/{order['order']}/shipment"), 409, "wallet_not_active")
 
 
-def test_a_large_order_is_final_only_once_enough_replicas_endorse_it(running, chain, aws):
+def test_a_large_order_is_final_only_once_every_sub_chain_cosigned_it(running, operator_subchains, chain, aws):
     buyer, merchant = running.consumers[0], running.merchant
     expect(running.stamp.post("/deposits", {"wallet": buyer.wallet, "amount": 2_000_000}), 201)
     order = _order(buyer, merchant, quantity=1, unit_price=1_500_000, unit_profit=100_000)
-    assert order["endorsements_needed"] == 3  # every replica, from 10,000.00
+    assert order["endorsements_needed"] == 3  # every sub-chain, from 10,000.00
     expect(buyer.post(f"/orders/{order['order']}/payment", {"wallet": buyer.wallet}), 200)
     refused = expect(merchant.post(f"/orders/{order['order']}/shipment"), 409, "order_not_final")
     assert refused["error"]["details"]["sealed"] is False
     seal_pending_entries(chain)
-    with Client(app, stage_name="test") as client:
-        for url in aws.queue_urls[:2]:
-            client.lambda_.invoke("replicate_block", {"Records": drain_queue(url)})
-        assert answer(running.http.get(f"/orders/{order['order']}"))["finality"]["endorsed"] == 2
-        expect(merchant.post(f"/orders/{order['order']}/shipment"), 409, "order_not_final")
-        client.lambda_.invoke("replicate_block", {"Records": drain_queue(aws.queue_urls[2])})
+    for url in aws.queue_urls[:2]:
+        deliver({"Records": drain_queue(url)})
+    finality = answer(running.http.get(f"/orders/{order['order']}"))["finality"]
+    assert (finality["cosigned"], finality["needed"], finality["final"]) == (2, 3, False)
+    assert finality["cosigners"] == sorted(operator_subchains[:2])
+    expect(merchant.post(f"/orders/{order['order']}/shipment"), 409, "order_not_final")
+    deliver({"Records": drain_queue(aws.queue_urls[2])})
     assert expect(merchant.post(f"/orders/{order['order']}/shipment"), 200)["rebate"] == 20_000
+    shipped = answer(running.http.get(f"/orders/{order['order']}"))
+    assert shipped["final_by"] == sorted(operator_subchains)
 
 
 def test_exchange_both_ways(running):
