@@ -6,24 +6,46 @@ here sorts what can go wrong into the two kinds of failure the command line
 reports: an answer that is not a signed note at all cannot be read
 (``ApiError``, exit 2); a note that is not signed by the key it must be
 signed by, or whose body is not a checkpoint of that origin, is a ledger
-that is wrong (``LedgerFault``, exit 1). Cosignature lines, and any
-other signature lines, are ignored.
+that is wrong (``LedgerFault``, exit 1). Signature lines by other keys are
+ignored, except the cosignatures of the witnesses a reader trusts (below).
 
 Comparing a newly verified tree with the newest one verified before is where
 a server that rewrites history between two runs is caught: a smaller tree is a
 rollback, the same size with another root a fork, and a larger tree must come
 with a consistency proof (RFC 9162 2.1.4) that leads from the old root to the
 new one, or it is a fork too.
+
+Witnesses (LEDGER.md "Cosigners"): a reader who trusts some witness keys
+(C2SP tlog-cosignature v1, vkey type 0x04) and a quorum K accepts a checkpoint
+only if at least K distinct ones of those keys cosigned it (``quorum_problem``,
+pure, shared by the command line and anything else that applies the rule). A
+key given twice, or one public key under two names, is one witness, and two
+lines of one key count once. A line under the name and key ID of a trusted
+witness that does not verify (forged, or a cosignature of another checkpoint
+pasted under this one), or that is dated more than ``MAX_FUTURE_SECONDS``
+ahead of the reader's clock, refuses the checkpoint: it is not quietly
+counted out. Lines of keys the reader does not trust are ignored.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..ledger import merkle
-from ..ledger.note import Checkpoint, NoteError, Verifier, local_origin, open_checkpoint, parse_note
+from ..ledger.note import (
+    COSIGNATURE_V1,
+    Checkpoint,
+    Note,
+    NoteError,
+    Verifier,
+    local_origin,
+    open_checkpoint,
+    parse_note,
+    verify_cosignature,
+)
 from .client import ApiError
 from .state import TreeRow
 
@@ -134,3 +156,89 @@ def compare(old: TreeRow | None, new: TreeRow, fetch_proof: Callable[[int, int],
         raise LedgerFault("fork", f"{served} of {new.size} entries (root {new.root}) is not consistent with "
                               f"{what}: {exc}") from exc
     return f"consistent with the {_named(old)} of {old.size} entries verified before"
+
+
+# --- witnesses and their quorum
+
+MAX_FUTURE_SECONDS = 600  # a cosignature dated further ahead of the reader's clock than this is refused
+
+
+def distinct_witnesses(witnesses: Iterable[Verifier]) -> list[Verifier]:
+    """The witness keys, each public key once (the first name given for it): the witnesses a quorum counts.
+
+    A cosignature/v1 message does not name its cosigner, so one key listed
+    under two names is still one witness.
+    """
+    seen: set[bytes] = set()
+    out = []
+    for witness in witnesses:
+        if witness.public not in seen:
+            seen.add(witness.public)
+            out.append(witness)
+    return out
+
+
+def cosigned_by(note: Note, witnesses: Iterable[Verifier], now: int,
+                max_future: int = MAX_FUTURE_SECONDS) -> list[tuple[Verifier, int]]:
+    """The distinct witnesses with a valid cosignature on ``note``, in the order given, each with its time.
+
+    NoteError, naming the witness, at any line under a given witness's name
+    and key ID that does not verify or is dated more than ``max_future``
+    seconds after ``now``; lines of other keys are ignored.
+    """
+    given = list(witnesses)
+    for witness in given:
+        if witness.key_type != COSIGNATURE_V1:
+            raise NoteError(f"the witness key {describe(witness)} is not a cosignature/v1 (type 0x04) key")
+    times: dict[bytes, int] = {}
+    for witness in given:
+        for signature in note.signatures:
+            if signature.name != witness.name or signature.key_id != witness.key_id:
+                continue
+            try:
+                when = verify_cosignature(note.body, signature, witness)
+            except NoteError as exc:
+                if len(signature.blob) != 8 + 64:
+                    raise NoteError(f"the cosignature line by {describe(witness)}, a trusted witness, is not an "
+                                    "8-byte time and a 64-byte Ed25519 signature") from exc
+                raise NoteError(f"the cosignature by {describe(witness)}, a trusted witness, does not verify "
+                                "(forged, or a cosignature of another checkpoint)") from exc
+            if when > now + max_future:
+                raise NoteError(f"the cosignature by {describe(witness)}, a trusted witness, is dated {when} "
+                                f"({_utc(when)}), {when - now} s ahead of this clock (at most {max_future} s "
+                                "allowed)")
+            times[witness.public] = max(when, times.get(witness.public, when))
+    return [(w, times[w.public]) for w in distinct_witnesses(given) if w.public in times]
+
+
+def quorum_problem(note: Note, witnesses: Iterable[Verifier], quorum: int, now: int | None = None) -> str | None:
+    """Why ``note`` is not cosigned by at least ``quorum`` distinct ones of ``witnesses``, or None.
+
+    Only the cosignatures count here: the log's own signature is
+    ``open_checkpoint``'s to check. ``now`` (POSIX seconds) defaults to this
+    machine's clock.
+    """
+    given = list(witnesses)
+    distinct = distinct_witnesses(given)
+    if quorum < 0 or quorum > len(distinct):
+        return f"a quorum of {quorum} of {len(distinct)} distinct witnesses can never be met"
+    try:
+        cosigners = cosigned_by(note, given, int(time.time()) if now is None else now)
+    except NoteError as exc:
+        return str(exc)
+    if len(cosigners) < quorum:
+        return f"cosigned by {witness_count(cosigners, distinct)}, below the quorum of {quorum}"
+    return None
+
+
+def witness_count(cosigners: list[tuple[Verifier, int]], distinct: list[Verifier]) -> str:
+    """``2 of the 3 witnesses given (a+id, b+id)``: who cosigned, for a one-line result."""
+    names = ", ".join(describe(w) for w, _ in cosigners)
+    return f"{len(cosigners)} of the {len(distinct)} witnesses given" + (f" ({names})" if names else "")
+
+
+def _utc(seconds: int) -> str:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return "beyond this clock's calendar"

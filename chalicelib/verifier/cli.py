@@ -4,6 +4,9 @@
                                                           every block, entry, signature and auth
     covenant-verify chain --file DUMP.jsonl [--genesis HASH]   the same, offline, from an export
     covenant-verify checkpoint --api URL --vkey VKEY      the log's signed checkpoint, consistent with the last one
+        [--witness-vkey VKEY ... | --witness-vkeys-file FILE] --quorum K
+                                                          ... and cosigned by K of the witnesses you trust
+    covenant-verify cosigners --api URL                   the witness keys the log lists (trusting them is trusting it)
     covenant-verify inclusion --api URL --entry ID        one entry is in the verified log
     covenant-verify consistency --api URL --from H1 --to H2   the verified log at H1 is a prefix of H2's
     covenant-verify export --api URL --out DUMP.jsonl     save every block for offline checks
@@ -15,6 +18,12 @@ State per API URL (--state-dir, default $XDG_CONFIG_HOME/covenant/verify or
 first use (or as --genesis and --origin give them), and the verified head and
 the last verified checkpoint remembered; a later run refuses another genesis,
 another origin, a fork and a rollback.
+
+Witnesses: with --witness-vkey (repeatable) or --witness-vkeys-file (one vkey
+a line, '#' comments), --quorum K is required and a checkpoint is accepted only
+if K distinct ones of those keys have valid cosignature/v1 lines on it; a line
+by one of them that does not verify, or dated more than 10 minutes ahead of
+this clock, refuses it. Lines by other keys are ignored.
 
 Exit status: 0 verified; 1 the ledger is wrong (fork, rollback, different
 genesis, any bad byte: the first bad height or entry is named); 2 the ledger
@@ -39,7 +48,7 @@ from ..ledger.auth import VerifiedSignatures
 from ..ledger.canonical import CanonicalisationError
 from ..ledger.format import block_hash, entry_leaf, entry_problem, header_problem
 from ..ledger.keys import KeyFormatError, public_key_from_jwk, raw_public
-from ..ledger.note import ED25519, NoteError, Verifier, origin_problem, parse_vkey
+from ..ledger.note import COSIGNATURE_V1, ED25519, NoteError, Verifier, origin_problem, parse_note, parse_vkey
 from ..ledger.tiles import WIDTH, TileRef
 from ..ledger.verify import BlockOutcome, ChainState, VerificationError, verify_block
 from . import ahead, checkpoints
@@ -815,19 +824,20 @@ class Run:
 
     # -- the log's checkpoint alone
 
-    def checkpoint(self, verifier: Verifier) -> str:
+    def checkpoint(self, verifier: Verifier, witnesses: list[Verifier] | None = None, quorum: int = 0) -> str:
         with StateLock(lock_path(self.path)):
             store = ChainStore.open(self.path, self.url, create=True)
             assert store is not None
             try:
-                said = self._checkpoint(store, verifier)
+                said = self._checkpoint(store, verifier, witnesses or [], quorum)
                 store.commit()
                 return said
             finally:
                 store.close()
 
-    def _checkpoint(self, store: ChainStore, verifier: Verifier) -> str:
-        """GET /checkpoint: signed by ``verifier``, of the pinned origin, consistent with the newest tree verified."""
+    def _checkpoint(self, store: ChainStore, verifier: Verifier, witnesses: list[Verifier], quorum: int) -> str:
+        """GET /checkpoint: signed by ``verifier``, of the pinned origin, cosigned by ``quorum`` of ``witnesses``
+        (when any are given), and consistent with the newest tree verified."""
         self._check_origin_option(store)
         wanted, pinned = self.options.origin, store.origin
         for name, origin in (("--origin", wanted), ("the origin pinned for " + self.url, pinned)):
@@ -838,6 +848,7 @@ class Run:
         if text is None:
             raise ApiError("GET /checkpoint answered 404: the API serves no checkpoints")
         served = checkpoints.open_served(text, verifier, "/checkpoint")
+        cosigned = self._witnessed(text, witnesses, quorum) if witnesses else ""
         new = checkpoints.tree_of(served, text)
         old = store.newest_tree()
         relation = checkpoints.compare(old, new, self._consistency_proof)
@@ -848,7 +859,20 @@ class Run:
         if old is None:
             relation = f"the first checkpoint verified for {self.url}"
         return (f"checkpoint of {new.size} entries (root {new.root}) signed by {checkpoints.describe(verifier)}; "
-                f"{relation}")
+                f"{cosigned}{relation}")
+
+    @staticmethod
+    def _witnessed(text: bytes, witnesses: list[Verifier], quorum: int) -> str:
+        """LedgerFault unless ``quorum`` distinct ``witnesses`` cosigned the (log-verified) checkpoint ``text``."""
+        note = parse_note(text)
+        try:
+            cosigners = checkpoints.cosigned_by(note, witnesses, int(time.time()))
+        except NoteError as exc:
+            raise LedgerFault("bad cosignature", f"/checkpoint: {exc}") from exc
+        count = checkpoints.witness_count(cosigners, checkpoints.distinct_witnesses(witnesses))
+        if len(cosigners) < quorum:
+            raise LedgerFault("no quorum", f"/checkpoint is cosigned by {count}, but --quorum is {quorum}")
+        return f"cosigned by {count}, quorum {quorum}; "
 
     # -- state on its own
 
@@ -884,6 +908,50 @@ class Run:
         return (f"{self.url}: {genesis}; {origin}; verified up to height {info['height']} "
                 f"({info['log_size']} entries, head {info['hash']}) at {when(info['verified_ms'])}; {checked}; "
                 f"state {self.path}")
+
+
+def list_cosigners(api: LedgerApi) -> str:
+    """GET /cosigners as lines for a --witness-vkeys-file: each active cosigner's vkey, retired ones commented."""
+    answer = api.get("/cosigners")
+    listed = answer.get("cosigners")
+    if not isinstance(listed, list):
+        raise ApiError("GET /cosigners did not answer {\"cosigners\": [...]}")
+    lines = []
+    for number, cosigner in enumerate(listed):
+        problem = _cosigner_problem(cosigner)
+        if problem:
+            raise ApiError(f"GET /cosigners: cosigner {number}: {problem}")
+        retired = cosigner.get("retired")
+        said = f"# {cosigner['id']}: registered at entry {cosigner['registered']}"
+        if retired is None:
+            lines += [said, cosigner["vkey"]]
+        else:
+            lines += [f"{said}, retired at entry {retired}", f"# {cosigner['vkey']}"]
+    return "".join(line + "\n" for line in lines)
+
+
+def _cosigner_problem(cosigner: Any) -> str | None:
+    """Why one member of GET /cosigners is not ``{id, name, vkey, registered, retired}`` of a sub-chain's key."""
+    from ..ledger.cosigners import SUBCHAIN_ID, subchain_id
+
+    if not isinstance(cosigner, dict):
+        return "not a JSON object"
+    sub_id, name, vkey = cosigner.get("id"), cosigner.get("name"), cosigner.get("vkey")
+    if not isinstance(sub_id, str) or not SUBCHAIN_ID.match(sub_id) or not isinstance(name, str) \
+            or not isinstance(vkey, str):
+        return "id, name and vkey are strings, the id sc- and 16 hex digits"
+    for member in ("registered", "retired"):
+        value = cosigner.get(member)
+        if not (type(value) is int and value >= 0) and not (member == "retired" and value is None):
+            return f"{member} is an entry index" + (" or null" if member == "retired" else "")
+    try:
+        verifier = parse_vkey(vkey)
+    except NoteError as exc:
+        return f"vkey: {exc}"
+    if verifier.key_type != COSIGNATURE_V1 or verifier.name != name or subchain_id(verifier.public) != sub_id \
+            or not name.endswith(f"/subchain/{sub_id}"):
+        return "the vkey is not the cosignature/v1 key named <origin>/subchain/<id> of the sub-chain's id"
+    return None
 
 
 def _checkpoint_size(text: bytes) -> int | None:
@@ -936,6 +1004,63 @@ def _vkey(value: str) -> Verifier:
     return verifier
 
 
+def _witness_vkey(value: str) -> Verifier:
+    try:
+        verifier = parse_vkey(value)
+    except NoteError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if verifier.key_type != COSIGNATURE_V1:
+        raise argparse.ArgumentTypeError("a witness's vkey has the cosignature/v1 type byte 0x04 (0x01 is a log's)")
+    return verifier
+
+
+def _witness_file(path: str) -> list[Verifier]:
+    """The vkeys of a --witness-vkeys-file: one a line; blank lines and '#' comments skipped. ValueError if bad."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--witness-vkeys-file {path}: {exc}") from exc
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            out.append(_witness_vkey(line))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--witness-vkeys-file {path}, line {number}: {exc}") from exc
+    return out
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("a quorum is a whole number") from exc
+    if number < 0:
+        raise argparse.ArgumentTypeError("a quorum is 0 or more")
+    return number
+
+
+def _settle_witnesses(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Gather --witness-vkey and --witness-vkeys-file into ``args.witnesses`` and hold --quorum to them."""
+    witnesses = list(args.witness_vkeys)
+    for path in args.witness_files:
+        try:
+            witnesses += _witness_file(path)
+        except ValueError as exc:
+            parser.error(str(exc))
+    distinct = len(checkpoints.distinct_witnesses(witnesses))
+    if witnesses and args.quorum is None:
+        parser.error(f"--quorum is required with witnesses ({distinct} given): say how many of them must cosign")
+    quorum = args.quorum or 0
+    if quorum > distinct:
+        parser.error(f"--quorum {quorum} is more than the {distinct} distinct witness keys given: no checkpoint "
+                     "could meet it")
+    args.witnesses, args.quorum = witnesses, quorum
+
+
 def _positive(kind: type[float] | type[int]) -> Any:
     def parse(value: str) -> float | int:
         number = kind(value)
@@ -986,6 +1111,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--api", required=True)
     check.add_argument("--vkey", type=_vkey, required=True,
                        help="the log's C2SP verifier key, <origin>+<key ID>+<base64 key> (GET /keys shows it)")
+    check.add_argument("--witness-vkey", dest="witness_vkeys", type=_witness_vkey, action="append", default=[],
+                       metavar="VKEY", help="a witness (cosigner) key you trust, <name>+<key ID>+<base64 of 0x04 "
+                                            "and the key>; repeatable")
+    check.add_argument("--witness-vkeys-file", dest="witness_files", action="append", default=[], metavar="FILE",
+                       help="witness keys you trust, one vkey a line ('#' starts a comment); repeatable")
+    check.add_argument("--quorum", type=_count, default=None, metavar="K",
+                       help="how many distinct witnesses given must have cosigned the checkpoint (required with "
+                            "witnesses; 0 without)")
 
     inclusion = commands.add_parser("inclusion", parents=[reading, stateful, pinned],
                                     help="prove one entry is in the verified log")
@@ -998,6 +1131,9 @@ def _parser() -> argparse.ArgumentParser:
     consistency.add_argument("--to", dest="second", type=int, required=True, help="the later block height")
     for command in (inclusion, consistency, check):
         command.set_defaults(progress=None)
+    listed = commands.add_parser("cosigners", parents=[reading],
+                                 help="print the witness (sub-chain) keys the log lists, for a --witness-vkeys-file")
+    listed.add_argument("--api", required=True)
     dump = commands.add_parser("export", parents=[reading], help="save every block as JSON lines")
     dump.add_argument("--api", required=True)
     dump.add_argument("--out", required=True)
@@ -1027,6 +1163,13 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         exported = export(LedgerApi(args.api, limits), args.out)
         out.write(f"OK: exported {exported} blocks to {args.out}\n")
         return
+    if args.command == "cosigners":
+        listing = list_cosigners(LedgerApi(args.api, limits))
+        err.write("covenant-verify: these are the keys the log itself lists, and trusting them is trusting the log: "
+                  "keep in your --witness-vkeys-file only witnesses you know by other means (their operators, "
+                  "keys they publish themselves)\n")
+        out.write(listing)
+        return
     options = Options(state_dir=args.state_dir or default_state_dir(), genesis=getattr(args, "genesis", None),
                       origin=getattr(args, "origin", None), progress=getattr(args, "progress", None),
                       tiles=getattr(args, "tiles", None), threads=getattr(args, "jobs", None), limits=limits,
@@ -1039,7 +1182,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
                   f"{result.source}); genesis {result.genesis} (pinned); head {result.head_hash}; {origin}; "
                   f"{result.checkpoint}\n")
     elif args.command == "checkpoint":
-        out.write("OK: " + run.checkpoint(args.vkey) + "\n")
+        out.write("OK: " + run.checkpoint(args.vkey, args.witnesses, args.quorum) + "\n")
+
     elif args.command == "inclusion":
         out.write("OK: " + run.inclusion(args.entry) + "\n")
     elif args.command == "consistency":
@@ -1057,6 +1201,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     args = parser.parse_args(argv)
     if args.command == "chain" and args.file and (args.origin is not None or args.tiles is not None):
         parser.error("--origin, --tiles and --no-tiles need --api (an export holds no checkpoints nor tiles)")
+    if args.command == "checkpoint":
+        _settle_witnesses(parser, args)
     try:
         _run(args, out, err)
     except LedgerFault as exc:

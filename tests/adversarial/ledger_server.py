@@ -11,7 +11,11 @@ LEDGER.md "Checkpoints, cosignatures and tiles": ``GET /checkpoint`` and
 ``GET /blocks/{h}/checkpoint`` (signed notes under ``origin``, by default the
 local stack's, derived from the genesis hash), ``vkey`` members in ``/keys``;
 with ``tiles``, the C2SP entry bundles ``GET /tile/entries/<N>[.p/<W>]``.
-Those answers are ``Raw`` (text/plain, application/octet-stream).
+Those answers are ``Raw`` (text/plain, application/octet-stream). Witnesses
+(``Witness``, keys a test makes, named as sub-chains are) cosign a block's
+checkpoint with ``RecordedLedger.cosign``, which appends their C2SP
+tlog-cosignature v1 lines as the log serves them, and ``GET /cosigners``
+lists the ledger's ``cosigners`` when a test sets them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chalicelib.ledger import merkle, note, tiles
 from chalicelib.ledger.canonical import canonical
+from chalicelib.ledger.cosigners import cosigner_of
 from chalicelib.ledger.format import entry_leaf
 from chalicelib.ledger.keys import jwk_of, public_key_from_jwk, raw_public
 from chalicelib.verifier.cli import verify_blocks
@@ -55,14 +60,34 @@ OCTETS = {"Content-Type": "application/octet-stream"}
 def cosigned(checkpoint: str, name: str = "witness.example/w1", key: Ed25519PrivateKey | None = None,
              when: int = 1_700_000_000) -> str:
     """A checkpoint with one more signature line: a C2SP tlog-cosignature v1 by ``key`` under ``name``."""
-    import base64
-
     key = key or Ed25519PrivateKey.generate()
     body = checkpoint[:checkpoint.index("\n\n") + 1]
-    message = f"cosignature/v1\ntime {when}\n{body}".encode()
-    blob = note.key_id(name, note.COSIGNATURE_V1, raw_public(key.public_key())) + when.to_bytes(8, "big") \
-        + key.sign(message)
-    return checkpoint + f"{note.DASH} {name} {base64.b64encode(blob).decode()}\n"
+    return checkpoint + note.cosignature_line(name, body, key, when)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A cosigner's key, named as LEDGER.md names a sub-chain: ``<origin>/subchain/<id>``, vkey of type 0x04."""
+
+    key: Ed25519PrivateKey
+    name: str
+    id: str
+    vkey: str
+
+    @classmethod
+    def new(cls, origin: str, key: Ed25519PrivateKey | None = None) -> Witness:
+        key = key or Ed25519PrivateKey.generate()
+        listed = cosigner_of(origin, raw_public(key.public_key()))
+        return cls(key, listed["name"], listed["id"], listed["vkey"])
+
+    def line(self, checkpoint: str, when: int | None = None) -> str:
+        """This witness's cosignature line of ``checkpoint`` (a signed note or its body), dated ``when`` or now."""
+        body = checkpoint[:checkpoint.index("\n\n") + 1] if "\n\n" in checkpoint else checkpoint
+        return note.cosignature_line(self.name, body, self.key, int(time.time()) if when is None else when)
+
+    def listed(self, registered: int = 0, retired: int | None = None) -> dict[str, Any]:
+        """This witness as a member of GET /cosigners."""
+        return {"id": self.id, "name": self.name, "vkey": self.vkey, "registered": registered, "retired": retired}
 
 
 class RecordedLedger:
@@ -84,6 +109,7 @@ class RecordedLedger:
         self.keys = keys if keys is not None else verify_blocks(json.loads(json.dumps(blocks))).sealer_keys
         self.tiles = tiles
         self.checkpoints: list[str | None] = []
+        self.cosigners: list[dict[str, Any]] | None = None  # GET /cosigners, when set
         self.origin = origin or note.local_origin(self.blocks[0]["hash"])
         if signers is not None:
             by_kid = {jwk_of(key.public_key())["kid"]: key for key in signers}
@@ -94,6 +120,15 @@ class RecordedLedger:
                 key = by_kid.get(header["sealer"])
                 self.checkpoints.append(None if key is None else note.sign_checkpoint(
                     self.origin, header["log_size"], bytes.fromhex(header["log_root"]), key))
+
+    def cosign(self, *witnesses: Witness, height: int = -1, when: int | None = None) -> RecordedLedger:
+        """Append each witness's cosignature line to block ``height``'s checkpoint (the newest by default)."""
+        text = self.checkpoints[height]
+        assert text is not None, "the ledger signs no checkpoint of that block"
+        for witness in witnesses:
+            text += witness.line(text, when)
+        self.checkpoints[height] = text
+        return self
 
     @property
     def size(self) -> int:
@@ -148,6 +183,8 @@ class RecordedLedger:
             return 200, {"first": first, "second": second, "path": [n.hex() for n in path_nodes]}
         if parts == ["keys"]:
             return 200, {"keys": self.keys}
+        if parts == ["cosigners"] and self.cosigners is not None:
+            return 200, {"cosigners": self.cosigners}
         return 404, {"error": {"code": "not_found", "message": "no such route"}}
 
 
