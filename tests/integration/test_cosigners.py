@@ -260,3 +260,11 @@ def test_a_consumer_runs_one_sub_chain_and_it_counts_like_any_other(running, sub
     expect(running.merchant.post(f"/orders/{order}/shipment"), 409, "order_not_final")
     expect(subs[2].cosign(running.http), 201)
     expect(running.merchant.post(f"/orders/{order}/shipment"), 200)
+
+
+def test_a_node_that_is_not_active_registers_no_sub_chain(running):
+    pending = Actor(running.http)
+    identity = {"legal_name": "Late Shop", "licence_number": "L-9", "registered_ip": "192.0.2.9", "contact": "x@y"}
+    pending.node = expect(pending.post("/nodes", {"role": "merchant", "jwk": pending.jwk, "identity": identity}),
+                          201)["node"]
+    expect(pending.post("/subchains", {"public_key": _public(Ed25519PrivateKey.generate())}), 403, "node_not_active")
