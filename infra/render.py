@@ -6,7 +6,16 @@ default three replicas (a test keeps it equal to ``render(3)``); ``make
 package`` and the local stack render for ``COVENANT_REPLICAS``.
 
     python -m infra.render --replicas 3 > infra/template.json
-    python -m infra.render --replicas 3 --policy > .chalice/policy-dev.json
+    python -m infra.render --replicas 3 --prefix covenant-dev --policy > .chalice/policy-dev.json
+
+Each operator sub-chain (replica) i runs isolated from the program and from the
+other sub-chains: its own function ``Subchain{i}Function`` (the handler
+``app.subchain_handler`` from the package Chalice builds) with its own role
+``Subchain{i}Role``, which may read its queue, write its table and read its
+key (the secret ``<prefix>/subchain/<i>``) and nothing else: no ledger table,
+no other sub-chain's queue, table or key, no bucket, no topic. It reads missing
+blocks through the public API (``COVENANT_API_URL``). Chalice's own role
+(``--policy``) has nothing on the sub-chains' tables, queues or keys.
 """
 
 from __future__ import annotations
@@ -17,8 +26,17 @@ import sys
 from typing import Any
 
 DEFAULT_REPLICAS = 3
-SQS_FUNCTION = "ReplicateBlock"
-QUEUE_VISIBILITY_SECONDS = 360  # six times the replica function's timeout
+SUBCHAIN_HANDLER = "app.subchain_handler"  # a plain function in app.py, from the package Chalice builds
+SUBCHAIN_TIMEOUT_SECONDS = 60
+SUBCHAIN_MEMORY_MB = 1024
+SUBCHAIN_BATCH_SIZE = 10
+RUNTIME = "python3.11"  # as `chalice package` gives its functions
+CODE_URI = "./deployment.zip"  # `chalice package` writes it next to sam.json
+API_STAGE = "api"  # .chalice/config.json's api_gateway_stage (a test keeps the two equal)
+# Chalice's environment for every function (.chalice/config.json; a test keeps the two equal).
+POWERTOOLS_SERVICE_NAME = "covenant"
+METRICS_NAMESPACE = "Covenant"
+QUEUE_VISIBILITY_SECONDS = 360  # six times the sub-chain function's timeout
 MAX_RECEIVES = 5
 UPLOADS_PREFIX = "uploads/"  # where presigned PUTs write (chalicelib/store/content.py); items/ is the program's
 UPLOAD_DAYS = 1
@@ -275,26 +293,8 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
             "TreatMissingData": "notBreaching",
         },
     }
-    # Lambda wiring, merged into the functions of `chalice package`: the topic
-    # ARN for the sealer, batch item failures, and the other replicas' queues.
-    sqs_events: dict[str, Any] = {
-        f"{SQS_FUNCTION}SqsEventSource": {
-            "Type": "SQS",
-            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]},
-        }
-    }
-    for i in range(1, replicas):
-        sqs_events[f"Replica{i}SqsEventSource"] = {
-            "Type": "SQS",
-            "Properties": {
-                "Queue": {"Fn::GetAtt": [f"Replica{i}Queue", "Arn"]},
-                "BatchSize": 10,
-                "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            },
-        }
-    # Chalice names the first queue by ARN only, so make the mapping wait for it.
-    resources[SQS_FUNCTION] = {"Type": "AWS::Serverless::Function", "DependsOn": ["Replica0Queue"],
-                               "Properties": {"Events": sqs_events}}
+    for i in range(replicas):
+        resources.update(subchain_resources(i, replicas))
     resources[REST_API] = {"Type": "AWS::Serverless::Api", "Properties": {"GatewayResponses": gateway_responses()}}
     resources["SealBlocks"] = {
         "Type": "AWS::Serverless::Function",
@@ -303,7 +303,13 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Covenant ledger resources not created by Chalice ({replicas} replicas)",
-        "Parameters": {"Prefix": {"Type": "String", "Default": "covenant-dev"}},
+        "Parameters": {
+            "Prefix": {"Type": "String", "Default": "covenant-dev"},
+            "ApiUrl": {"Type": "String", "Default": "",
+                       "Description": "The public API the sub-chains read blocks from and send cosignatures to "
+                                      "(https://host/path, no trailing slash); empty: this stack's own API"},
+        },
+        "Conditions": {API_URL_GIVEN: {"Fn::Not": [{"Fn::Equals": [{"Ref": "ApiUrl"}, ""]}]}},
         "Resources": resources,
         "Outputs": {
             "BlocksTopicArn": {"Value": {"Ref": "BlocksTopic"}},
@@ -313,17 +319,130 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
 
 
 def standalone(template: dict[str, Any]) -> dict[str, Any]:
-    """The resources that exist without Chalice's functions and API (what the local stack creates)."""
-    resources = {k: v for k, v in template["Resources"].items() if not v["Type"].startswith("AWS::Serverless::")}
+    """The resources that exist without Lambda functions and the API (what the local stack creates).
+
+    Functions, their roles and the sub-chains' secrets are AWS's alone: the local
+    runner calls the handlers in its own process, with keys from the state
+    folder (moto's CloudFormation skips secrets and has no use for roles).
+    """
+    resources = {k: v for k, v in template["Resources"].items()
+                 if not v["Type"].startswith(("AWS::Serverless::", "AWS::IAM::", "AWS::SecretsManager::"))}
     return {**template, "Resources": resources}
 
 
+API_URL_GIVEN = "ApiUrlGiven"
+
+
+def _arn(service: str, resource: str) -> dict[str, str]:
+    """An ARN in this stack's partition, region and account (``resource`` may name ``${Prefix}``)."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
+
+
+def subchain_secret_name(i: int) -> str:
+    """The Secrets Manager name of operator sub-chain ``i``'s key, with ``${Prefix}`` to substitute."""
+    return f"${{Prefix}}/subchain/{i}"
+
+
+def subchain_function_name(i: int) -> str:
+    return f"${{Prefix}}-subchain-{i}"
+
+
+def subchain_policy(i: int) -> dict[str, Any]:
+    """What sub-chain ``i``'s role may do: its queue, its table, its key, its logs, metrics. Nothing else."""
+    log_group = f"log-group:/aws/lambda/{subchain_function_name(i)}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            # What the SQS event source polls with (the function's role), and a visibility change for a retry.
+            {"Sid": "OwnQueue", "Effect": "Allow",
+             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility"],
+             "Resource": {"Fn::GetAtt": [f"Replica{i}Queue", "Arn"]}},
+            {"Sid": "OwnTable", "Effect": "Allow",
+             "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+                        "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
+             "Resource": {"Fn::GetAtt": [f"Replica{i}Table", "Arn"]}},
+            # Secrets Manager ends a secret's ARN with "-" and six random characters: "-??????" matches
+            # .../subchain/1-AbCdEf and neither .../subchain/10-AbCdEf nor .../subchain/1-x-AbCdEf.
+            {"Sid": "OwnKey", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+             "Resource": _arn("secretsmanager", f"secret:{subchain_secret_name(i)}-??????")},
+            {"Sid": "OwnLogs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": [_arn("logs", log_group), _arn("logs", f"{log_group}:*")]},
+            # Powertools Metrics writes embedded metric format to the logs; this allows the API call too,
+            # in the program's namespace only.
+            {"Sid": "Metrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
+             "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}},
+        ],
+    }
+
+
+def subchain_resources(i: int, replicas: int) -> dict[str, Any]:
+    """Operator sub-chain ``i``: its key's secret, its role and its function on its queue."""
+    api_url = {"Fn::If": [API_URL_GIVEN, {"Ref": "ApiUrl"}, {
+        "Fn::Sub": f"https://${{{REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"}]}
+    return {
+        # No value: CloudFormation cannot make an Ed25519 PEM. `python -m infra.subchain_keys` puts one.
+        f"Subchain{i}Secret": {
+            "Type": "AWS::SecretsManager::Secret",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "Name": {"Fn::Sub": subchain_secret_name(i)},
+                "Description": f"Operator sub-chain {i}'s Ed25519 cosigning key (PKCS#8 PEM), used for nothing "
+                               "else; put by python -m infra.subchain_keys",
+            },
+        },
+        f"Subchain{i}Role": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                   "Action": "sts:AssumeRole"}],
+                },
+                "Policies": [{"PolicyName": f"Subchain{i}", "PolicyDocument": subchain_policy(i)}],
+            },
+        },
+        f"Subchain{i}Function": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "FunctionName": {"Fn::Sub": subchain_function_name(i)},  # its log group is in its policy
+                "Handler": SUBCHAIN_HANDLER,
+                "Runtime": RUNTIME,
+                "CodeUri": CODE_URI,
+                "Timeout": SUBCHAIN_TIMEOUT_SECONDS,
+                "MemorySize": SUBCHAIN_MEMORY_MB,
+                "Architectures": ["x86_64"],
+                "Role": {"Fn::GetAtt": [f"Subchain{i}Role", "Arn"]},
+                "Environment": {"Variables": {
+                    "COVENANT_PREFIX": {"Ref": "Prefix"},
+                    "COVENANT_SUBCHAIN": str(i),
+                    "COVENANT_REPLICAS": str(replicas),
+                    "COVENANT_SUBCHAIN_KEY": {"Fn::Sub": f"secret:{subchain_secret_name(i)}"},
+                    "COVENANT_API_URL": api_url,
+                    "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
+                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                }},
+                "Events": {"Queue": {"Type": "SQS", "Properties": {
+                    "Queue": {"Fn::GetAtt": [f"Replica{i}Queue", "Arn"]},
+                    "BatchSize": SUBCHAIN_BATCH_SIZE,
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                }}},
+            },
+        },
+    }
+
+
 def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> dict[str, Any]:
-    """The Lambda role's policy. Append-only tables get no update, delete or batch write."""
+    """Chalice's role's policy (the API and the scheduled functions). Append-only tables get no update, delete
+    or batch write. Nothing on the sub-chains' tables, queues or keys, whatever ``replicas`` is: they are
+    the sub-chains' own (``subchain_policy``).
+    """
     def arn(suffix: str) -> str:
         return f"arn:aws:dynamodb:*:*:table/{prefix}-{suffix}"
 
-    tables = {**LEDGER_TABLES, **replica_tables(replicas)}
+    tables = LEDGER_TABLES
     append_only = [arn(s) for s, _, only in tables.values() if only]
     mutable = [arn(s) for s, _, only in tables.values() if not only]
     # reading an index is a Query on the index's own ARN
@@ -351,12 +470,10 @@ def policy(replicas: int = DEFAULT_REPLICAS, prefix: str = "covenant-dev") -> di
              "Resource": f"arn:aws:s3:::{prefix}-log/*"},
             {"Sid": "Broadcast", "Effect": "Allow", "Action": ["sns:Publish"],
              "Resource": f"arn:aws:sns:*:*:{prefix}-blocks"},
-            {"Sid": "ReplicaQueues", "Effect": "Allow",
-             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-             "Resource": f"arn:aws:sqs:*:*:{prefix}-replica-*"},
+            # "-??????": the six characters Secrets Manager appends, and no other secret's name.
             {"Sid": "SealerKey", "Effect": "Allow",
              "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
-             "Resource": [f"arn:aws:secretsmanager:*:*:secret:{prefix}/sealer-key*",
+             "Resource": [f"arn:aws:secretsmanager:*:*:secret:{prefix}/sealer-key-??????",
                           f"arn:aws:ssm:*:*:parameter/{prefix}/sealer-key"]},
             {"Sid": "Logs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

@@ -18,7 +18,7 @@ def test_the_committed_dev_policy_is_the_rendering():
     assert json.loads((ROOT / ".chalice" / "policy-dev.json").read_text()) == policy(3, "covenant-dev")
 
 
-def test_every_replica_has_a_queue_a_dead_letter_queue_a_table_and_a_subscription():
+def test_every_replica_has_a_queue_a_dead_letter_queue_a_table_a_subscription_and_a_function():
     for replicas in (1, 3, 5):
         resources = render(replicas)["Resources"]
         for i in range(replicas):
@@ -28,9 +28,12 @@ def test_every_replica_has_a_queue_a_dead_letter_queue_a_table_and_a_subscriptio
             assert f"Replica{i}Table" in resources
         endpoints = [s["Endpoint"] for s in resources["BlocksTopic"]["Properties"]["Subscription"]]
         assert endpoints == [{"Fn::GetAtt": [f"Replica{i}Queue", "Arn"]} for i in range(replicas)]
-        events = resources["ReplicateBlock"]["Properties"]["Events"]
-        assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events.values())
-        assert len(events) == replicas
+        # and a function of its own on its queue (tests/unit/test_infra_isolation.py: its role)
+        events = [e for i in range(replicas)
+                  for e in resources[f"Subchain{i}Function"]["Properties"]["Events"].values()]
+        assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events)
+        assert [e["Properties"]["Queue"] for e in events] == [{"Fn::GetAtt": [f"Replica{i}Queue", "Arn"]}
+                                                              for i in range(replicas)]
 
 
 def test_the_policy_grants_no_update_or_delete_on_append_only_tables():
