@@ -180,7 +180,8 @@ def test_retirement_by_its_owner_only_and_once(running, subs, chain):
     expect(running.stamp.post(f"/subchains/{subs[0].id}/retirement"), 409, "cosigner_retired")
     seal_pending_entries(chain)
     listed = {c["id"]: c for c in answer(running.http.get("/cosigners"))["cosigners"]}
-    assert listed[subs[0].id]["retired"] is not None and listed[subs[0].id]["retired"] > listed[subs[0].id]["registered"]
+    retired = listed[subs[0].id]
+    assert retired["retired"] is not None and retired["retired"] > retired["registered"]
     # a consumer's retired sub-chain frees its one place
     mine = Sub(consumer)
     mine.register()

@@ -68,7 +68,7 @@ def test_a_sub_chain_cosigns_each_tree_it_verified_and_the_lines_verify(aws, wit
     assert _deliver(log, witness, range(len(maker.blocks))) == ["applied"] * len(maker.blocks)
     assert [size for size, _ in log.sent] == [json_size(r.checkpoint) for r in maker.records]
     verifier = parse_vkey(_witness_vkey(witness, maker))
-    for (size, line), record in zip(log.sent, maker.records, strict=True):
+    for (_size, line), record in zip(log.sent, maker.records, strict=True):
         note = parse_note(record.checkpoint + line)
         assert cosigners_of(note, [verifier]) == {verifier.name: CLOCK // 1000}
     kept = ReplicaStore(0).witnessed()
