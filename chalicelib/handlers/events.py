@@ -44,9 +44,8 @@ def tally_votes(event: Any) -> dict[str, Any]:
 
 def _witness(subchain: int) -> Any:
     """Sub-chain ``subchain``'s own key (COVENANT_SUBCHAIN_KEY with {i}), or None when none is configured."""
-    from ..services.replication import Witness
-
     from ..errors import SealerKeyError
+    from ..services.replication import Witness
 
     pattern = get_settings().subchain_key
     if not pattern:
