@@ -278,21 +278,26 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
             },
         },
     }
-    resources["QuarantinedBlocksAlarm"] = {
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmDescription": "A replica refused a block that failed verification",
-            "Namespace": "Covenant",
-            "MetricName": "QuarantinedBlocks",
-            "Dimensions": [{"Name": "service", "Value": "covenant"}],
-            "Statistic": "Sum",
-            "Period": 300,
-            "EvaluationPeriods": 1,
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "notBreaching",
-        },
-    }
+    for logical, metric, what in (
+            ("QuarantinedBlocksAlarm", "QuarantinedBlocks",
+             "A sub-chain refused a block that failed verification or forked its chain (quarantined, not cosigned)"),
+            ("CheckpointsRefusedAlarm", "CheckpointsRefused",
+             "A sub-chain refused to cosign a checkpoint that is not the tree it verified (a split view)")):
+        resources[logical] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": what,
+                "Namespace": "Covenant",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "service", "Value": "covenant"}],
+                "Statistic": "Sum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        }
     for i in range(replicas):
         resources.update(subchain_resources(i, replicas))
     resources[REST_API] = {"Type": "AWS::Serverless::Api", "Properties": {"GatewayResponses": gateway_responses()}}

@@ -164,3 +164,16 @@ def test_the_log_bucket_is_public_read_for_tiles_and_checkpoint_only_and_items_s
     # the functions may write and read the log bucket's objects, and delete none
     log = [s for s in policy(3, "covenant-dev")["Statement"] if "covenant-dev-log" in str(s["Resource"])]
     assert [sorted(s["Action"]) for s in log] == [["s3:GetObject", "s3:PutObject"]]
+
+
+def test_forks_and_split_views_raise_alarms_on_the_metrics_the_sub_chains_count():
+    import re
+    from pathlib import Path
+
+    resources = render(3)["Resources"]
+    alarmed = {r["Properties"]["MetricName"] for r in resources.values()
+               if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "Covenant"}
+    source = (Path(__file__).resolve().parents[2] / "chalicelib/services/replication.py").read_text()
+    counted = set(re.findall(r'count\("(\w+)"\)', source))
+    assert {"QuarantinedBlocks", "CheckpointsRefused"} <= alarmed
+    assert {"QuarantinedBlocks", "CheckpointsRefused"} <= counted
