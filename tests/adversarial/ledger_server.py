@@ -130,6 +130,17 @@ class RecordedLedger:
         self.checkpoints[height] = text
         return self
 
+    def take_cosignature(self, size: int, line: str) -> tuple[int, Any]:
+        """``POST /checkpoints/{size}/cosignatures``: keep the line under that checkpoint (once), as a log would."""
+        for height, block in enumerate(self.blocks):
+            text = self.checkpoints[height] if height < len(self.checkpoints) else None
+            if block["header"]["log_size"] == size and text is not None:
+                line = line.rstrip("\n") + "\n"
+                if line not in text:
+                    self.checkpoints[height] = text + line
+                return 201, {"size": size, "stored": True}
+        return 404, {"error": {"code": "checkpoint_unknown", "message": f"no checkpoint has {size} entries"}}
+
     @property
     def size(self) -> int:
         return len(self.jcs)
@@ -222,6 +233,22 @@ class LedgerServer:
                         self._send(status, json.dumps(answer, separators=(",", ":")).encode("utf-8"))
                 except OSError:
                     pass  # the client gave up: that is the point of several attacks
+
+            def do_POST(self) -> None:
+                url = urlsplit(self.path)
+                server.requests.append("POST " + self.path)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = url.path.strip("/").split("/")
+                status: int
+                answer: Any
+                try:
+                    if len(parts) == 3 and parts[0] == "checkpoints" and parts[2] == "cosignatures":
+                        status, answer = server.ledger.take_cosignature(int(parts[1]), json.loads(raw)["cosignature"])
+                    else:
+                        status, answer = 404, {"error": {"code": "not_found", "message": "no such route"}}
+                except (ValueError, KeyError, TypeError) as exc:
+                    status, answer = 400, {"error": {"code": "invalid_body", "message": str(exc)}}
+                self._send(status, json.dumps(answer).encode("utf-8"))
 
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
