@@ -48,7 +48,6 @@ LEDGER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], bool]] = {
     "BlocksTable": ("blocks", [("height", "N", "HASH")], True),
     "PendingTable": ("pending", [("shard", "N", "HASH"), ("seq", "S", "RANGE")], False),
     "IndexTable": ("index", [("pk", "S", "HASH")], False),
-    "EndorsementsTable": ("endorsements", [("height", "N", "HASH"), ("replica", "S", "RANGE")], False),
     "StateTable": ("state", [("pk", "S", "HASH"), ("sk", "S", "RANGE")], False),
     "NoncesTable": ("nonces", [("pk", "S", "HASH")], False),
 }
