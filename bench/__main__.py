@@ -264,6 +264,13 @@ def bench_uploads(quick: bool) -> None:
     run(row, in_process_aws, quick)
 
 
+def bench_subchains(quick: bool) -> None:
+    from bench.subchain import cost_per_entry, time_to_quorum
+
+    cost_per_entry(row, in_process_aws, quick)
+    time_to_quorum(row, quick)
+
+
 def bench_cold_import() -> None:
     print("\nCold import (a new interpreter each time; median of 7)")
 
@@ -290,7 +297,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     parser.add_argument("--only", choices=["append", "offline", "api", "growth", "lifecycle", "reads", "uploads",
-                                                 "import"])
+                                                 "subchains", "import"])
     args = parser.parse_args()
     # Quiet handlers: no per-call logs, and metrics (flushed by the Lambda
     # middleware per invocation) are off outside a handler.
@@ -304,7 +311,8 @@ def main() -> int:
     steps = {"append": lambda: bench_append_and_seal(args.quick), "offline": lambda: bench_verifier_offline(args.quick),
              "api": lambda: bench_verifier_api(args.quick), "growth": lambda: bench_growth(args.quick),
              "lifecycle": lambda: bench_lifecycles(args.quick), "reads": lambda: bench_reads_by_index(args.quick),
-             "uploads": lambda: bench_uploads(args.quick), "import": bench_cold_import}
+             "uploads": lambda: bench_uploads(args.quick), "subchains": lambda: bench_subchains(args.quick),
+             "import": bench_cold_import}
     for name, step in steps.items():
         if args.only in (None, name):
             step()

@@ -233,7 +233,25 @@ def submit(size: int, text: str, clock: Any = time.time) -> tuple[int, dict[str,
     except Conflict:
         stored = False  # the sub-chain's first cosignature of this size is kept; this one is a repeat
     _raise_cosigned(cosigner, size, when)
+    if stored:
+        _publish_cosigned(block, size)
     return (201 if stored else 200), {"size": size, "subchain": sub_id, "time": when, "stored": stored}
+
+
+def _publish_cosigned(block: Block, size: int) -> None:
+    """The tiles' ``checkpoint`` object carries the newest checkpoint's cosignatures too (C2SP tlog-tiles readers
+    read it there); a failure here loses nothing: the line is stored, and the next cosignature writes it."""
+    from ..store import log_bucket
+    from .reading import checkpoint_with_cosignatures
+
+    if ledger.completed_height() != block.height:
+        return
+    try:
+        log_bucket.advance_checkpoint(checkpoint_with_cosignatures(block), size)
+    except CovenantError:
+        from ..observability import logger
+
+        logger.warning("the log bucket's checkpoint lacks a cosignature for now", extra={"size": size})
 
 
 def _block_ts(block: Block) -> int:

@@ -136,7 +136,7 @@ def _checkpoint_of(record: Block) -> str:
     return record.checkpoint
 
 
-def _with_cosignatures(record: Block) -> str:
+def checkpoint_with_cosignatures(record: Block) -> str:
     """The block's checkpoint, its log signature line, then every cosignature line collected for its size."""
     from .cosigners import lines_of
 
@@ -146,11 +146,11 @@ def _with_cosignatures(record: Block) -> str:
 
 def checkpoint() -> str:
     """The newest completed block's signed checkpoint (C2SP tlog-checkpoint), with its cosignatures."""
-    return _with_cosignatures(_head_record())
+    return checkpoint_with_cosignatures(_head_record())
 
 
 def block_checkpoint(height: int) -> str:
-    return _with_cosignatures(_published_block(height))
+    return checkpoint_with_cosignatures(_published_block(height))
 
 
 def tile(path: str) -> tuple[bytes, str]:

@@ -81,7 +81,8 @@ def put_once(key: str, body: bytes, cache_control: str) -> bool:
 
 
 def advance_checkpoint(text: str, size: int) -> bool:
-    """Make ``text`` (a checkpoint of ``size`` entries) the bucket's checkpoint unless a larger one is there."""
+    """Make ``text`` (a checkpoint of ``size`` entries) the bucket's checkpoint unless a larger one is there, or
+    the same one with every signature line ``text`` has (cosignatures are only ever added to a checkpoint)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from ..ledger.note import NoteError, parse_checkpoint, parse_note
@@ -91,10 +92,13 @@ def advance_checkpoint(text: str, size: int) -> bool:
         condition: dict[str, str] = {"IfNoneMatch": "*"}
         if current is not None:
             try:
-                stored = parse_checkpoint(parse_note(current.body).body).size
+                kept = parse_note(current.body)
+                stored = parse_checkpoint(kept.body).size
+                new = parse_note(text)
+                more = new.body == kept.body and set(kept.signatures) < set(new.signatures)
             except NoteError:
-                stored = -1  # unreadable: replace it
-            if stored >= size:
+                stored, more = -1, True  # unreadable: replace it
+            if stored > size or (stored == size and not more):
                 return False
             condition = {"IfMatch": current.etag}
         try:

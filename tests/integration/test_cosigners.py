@@ -104,7 +104,7 @@ def test_registration_refusals(running, subs):
     assert refused["error"]["code"] == "invalid_body"
 
 
-def test_the_log_keeps_valid_cosignatures_and_serves_them_with_the_checkpoint(running, subs):
+def test_the_log_keeps_valid_cosignatures_and_serves_them_with_the_checkpoint(running, subs, chain):
     checkpoint = reading.checkpoint()
     size = int(parse_note(checkpoint).body.split("\n")[1])
     assert expect(subs[0].cosign(running.http), 201) == {"size": size, "subchain": subs[0].id,
@@ -121,6 +121,18 @@ def test_the_log_keeps_valid_cosignatures_and_serves_them_with_the_checkpoint(ru
     assert set(cosigners_of(note, vkeys)) == {subs[0].name, subs[1].name}
     height = reading.head()["header"]["height"]
     assert running.http.get(f"/blocks/{height}/checkpoint").body == served.body
+    # the tiles' checkpoint object carries them too (C2SP tlog-tiles readers read it from the bucket)
+    from chalicelib.store import log_bucket
+
+    assert log_bucket.get("checkpoint").body.decode() == text
+    # a cosignature of an older checkpoint is kept under its size, and never moves the bucket's back
+    expect(running.stamp.post("/deposits", {"wallet": running.consumers[0].wallet, "amount": 1}), 201)
+    seal_pending_entries(chain)
+    newest = log_bucket.get("checkpoint").body.decode()
+    assert parse_note(newest).body != note.body
+    expect(subs[2].cosign(running.http, checkpoint=checkpoint), 201)
+    assert log_bucket.get("checkpoint").body.decode() == newest
+    assert len(parse_note(reading.block_checkpoint(height)).signatures) == 4
 
 
 def test_cosignatures_the_log_refuses_each_with_its_code(running, subs, chain):
