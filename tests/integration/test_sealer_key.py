@@ -70,3 +70,24 @@ def test_no_key_material_is_in_the_repository():
                 assert "PRIVATE KEY-----" not in handle.read() or name.startswith("tests/"), name
         except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
             continue
+
+
+def test_each_operator_sub_chain_reads_its_own_secret(aws, monkeypatch):
+    """COVENANT_SUBCHAIN_KEY names one secret per sub-chain with {i}; a secret not yet filled means no cosigning."""
+    from chalicelib.handlers.events import _witness
+    from chalicelib.ledger.keys import raw_public
+    from chalicelib.settings import reset_settings
+
+    secrets = boto3.client("secretsmanager")
+    keys = [Ed25519PrivateKey.generate() for _ in range(2)]
+    for i, key in enumerate(keys):
+        secrets.create_secret(Name=f"covenant-test/subchain/{i}", SecretString=private_key_to_pem(key).decode())
+    secrets.create_secret(Name="covenant-test/subchain/2")  # made by the stack, no key put yet
+    monkeypatch.setenv("COVENANT_SUBCHAIN_KEY", "secret:covenant-test/subchain/{i}")
+    reset_settings()
+    for i, key in enumerate(keys):
+        assert _witness(i).public == raw_public(key.public_key())
+    assert _witness(2) is None
+    monkeypatch.setenv("COVENANT_SUBCHAIN_KEY", "")
+    reset_settings()
+    assert _witness(0) is None
