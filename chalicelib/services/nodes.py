@@ -47,6 +47,16 @@ def _new_wallet(wallet_id: str, node_id: str, kid: str, now: int) -> Put:
     return Put(Wallet(wallet_id=wallet_id, node_id=node_id, kid=kid, status="active", ts=now))
 
 
+def _not_a_subchain_key(jwk: dict[str, str]) -> None:
+    """A sub-chain's key is used for nothing else: not as a node's key either."""
+    from ..domain.records import Cosigner
+    from ..ledger.cosigners import subchain_id
+    from ..ledger.keys import public_key_from_jwk, raw_public
+
+    if backend.state().get(Cosigner, Cosigner.key_of(subchain_id(raw_public(public_key_from_jwk(jwk))))) is not None:
+        raise Conflict("this key is a sub-chain's key; it is used for nothing else", field="jwk", code="key_in_use")
+
+
 def register(signed: SignedRequest, role: str, jwk: dict[str, str], identity: dict[str, Any] | None,
              ) -> tuple[int, dict[str, Any]]:
     """A consumer (active at once, with its wallet) or a merchant (pending the stamp node's approval)."""
@@ -54,6 +64,7 @@ def register(signed: SignedRequest, role: str, jwk: dict[str, str], identity: di
         raise Conflict("this key already belongs to a node", field="jwk", code="key_already_registered")
     if jwk["kid"] != signed.kid:
         raise Forbidden("a node registers with the key that signs the request", field="jwk", code="key_mismatch")
+    _not_a_subchain_key(jwk)
     _, guard = allowed("register")
     now = now_ms()
     node_id = node_id_for(role, signed.kid)

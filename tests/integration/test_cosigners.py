@@ -281,3 +281,8 @@ def test_a_node_that_is_not_active_registers_no_sub_chain(running):
     pending.node = expect(pending.post("/nodes", {"role": "merchant", "jwk": pending.jwk, "identity": identity}),
                           201)["node"]
     expect(pending.post("/subchains", {"public_key": _public(Ed25519PrivateKey.generate())}), 403, "node_not_active")
+
+
+def test_a_sub_chain_key_cannot_become_a_node_key(running, subs):
+    borrowed = Actor(running.http, key=subs[0].key)
+    expect(borrowed.post("/nodes", {"role": "consumer", "jwk": borrowed.jwk}), 409, "key_in_use")
