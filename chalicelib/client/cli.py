@@ -24,11 +24,15 @@ Amounts are typed as decimals (12.50) and sent as integers of minor units.
     covenant --profile alice dispute o-... --ground quality --remedy reissue_rebate --statement "broken"
     covenant --profile alice publish --title "Essay" --file essay.txt [--price 1.00] [--stake 0.50] [--upload]
     covenant search lamp                                      covenant --profile bob buy-item i-...
+    covenant --profile alice subchain run [--once]            covenant --profile alice subchain status
+    covenant --profile alice subchain verify                  covenant --profile alice subchain retire
+    covenant --profile alice pay o-... --via-subchain         (its own sub-chain confirms what the log recorded)
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import mimetypes
@@ -47,12 +51,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..ledger import httpsig
 from ..ledger.keys import KeyFormatError, jwk_of, private_key_from_pem, private_key_to_pem
 
-OK, REFUSED, FAILED = 0, 1, 2
+OK, REFUSED, FAILED, UNCONFIRMED = 0, 1, 2, 3
 TEXT_BYTES = 48_000  # the most text an item's request carries; larger or binary files are uploaded
 
 
 class CliError(Exception):
     pass
+
+
+class Unconfirmed(Exception):
+    """The consumer's own sub-chain does not confirm what the log answered."""
 
 
 def minor_units(text: str, allow_zero: bool = False) -> int:
@@ -143,15 +151,32 @@ class Api:
             except (urllib.error.URLError, OSError) as exc:
                 raise CliError(f"cannot upload to the bucket: {exc}") from exc
 
-    def post(self, profile: Profile, path: str, body: dict[str, Any], key: Ed25519PrivateKey | None = None,
+    def post(self, profile: Profile | None, path: str, body: dict[str, Any], key: Ed25519PrivateKey | None = None,
              idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
-        key = key or profile.key()
+        status, answer, _ = self.post_signed(profile, path, body, key, idempotency_key)
+        return status, answer
+
+    def post_signed(self, profile: Profile | None, path: str, body: dict[str, Any],
+                    key: Ed25519PrivateKey | None = None, idempotency_key: str | None = None
+                    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """POST a signed request; also returns what it signed, as the ledger keeps it in the entry's ``auth``."""
+        if key is None:
+            if profile is None:
+                raise CliError("a signed request needs a key")
+            key = profile.key()
         raw = json.dumps(body, separators=(",", ":")).encode()
         url = self.base + path
-        headers = httpsig.sign_request(key, jwk_of(key.public_key())["kid"], "POST", url, raw,
-                                       idempotency_key or uuid.uuid4().hex, int(time.time()))
+        kid = jwk_of(key.public_key())["kid"]
+        headers = httpsig.sign_request(key, kid, "POST", url, raw, idempotency_key or uuid.uuid4().hex,
+                                       int(time.time()))
+        parsed = httpsig.parse(headers["Signature-Input"], headers["Signature"])
+        base = httpsig.signature_base(parsed, httpsig.RequestFacts("POST", url, {
+            name.lower(): value for name, value in headers.items()}, raw))
+        sent = {"kid": kid, "base": base, "sig": base64.b64encode(parsed.signature).decode("ascii"),
+                "body": raw.decode("utf-8")}
         headers["Content-Type"] = "application/json"
-        return self._send(urllib.request.Request(url, data=raw, headers=headers, method="POST"))
+        status, answer = self._send(urllib.request.Request(url, data=raw, headers=headers, method="POST"))
+        return status, answer, sent
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -176,7 +201,10 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("approve", "approve a merchant (stamp node)"), ("pay", "pay an order into escrow"),
                        ("ship", "ship an order (seller)"), ("confirm", "confirm receipt (buyer)"),
                        ("cancel", "cancel before shipment"), ("show-order", "an order's state")):
-        commands.add_parser(name, help=text).add_argument("target")
+        command = commands.add_parser(name, help=text)
+        command.add_argument("target")
+        if name == "pay":
+            _via_subchain(command)
     commands.add_parser("authorise", help="authorise the program (consumers)")
     for name in ("deposit", "withdraw"):
         bridge = commands.add_parser(name, help=f"{name} fiat (stamp node)")
@@ -188,6 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     order.add_argument("--unit-price", required=True)
     order.add_argument("--unit-profit", required=True)
     order.add_argument("--description", default="")
+    _via_subchain(order)
     for name in ("balance", "history"):
         commands.add_parser(name).add_argument("--wallet")
     exchange = commands.add_parser("exchange", help="coins to fiat or fiat to coins")
@@ -230,7 +259,30 @@ def _parser() -> argparse.ArgumentParser:
     rate_item.add_argument("item")
     rate_item.add_argument("rating", choices=["up", "down"])
     commands.add_parser("sweep", help="run the legality sweep now (stamp node)")
+    subchain = commands.add_parser("subchain", help="your own sub-chain: verify, keep and cosign the log")
+    actions = subchain.add_subparsers(dest="action", required=True)
+    for name, text in (("run", "register the sub-chain's key, then follow the log: verify, keep, cosign"),
+                       ("status", "height, root, last cosigned checkpoint, lag and quarantine"),
+                       ("verify", "re-verify the local copy offline, from genesis"),
+                       ("retire", "retire the sub-chain (its cosignatures count no more)")):
+        action = actions.add_parser(name, help=text)
+        # also accepted after the action: covenant subchain run --profile alice --api URL
+        action.add_argument("--profile", default=argparse.SUPPRESS)
+        action.add_argument("--api", default=argparse.SUPPRESS)
+        action.add_argument("--home", default=argparse.SUPPRESS)
+        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+        if name == "run":
+            action.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default 5)")
+            action.add_argument("--once", action="store_true", help="catch up once, cosign, and exit")
     return parser
+
+
+def _via_subchain(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--via-subchain", action="store_true",
+                         help="check in your own sub-chain's verified copy that the log recorded exactly this "
+                              "signed request (exit 3 if not)")
+    command.add_argument("--wait", type=float, default=180.0,
+                         help="seconds to wait for the entry to be sealed and verified (default 180)")
 
 
 def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
@@ -268,11 +320,19 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         path = "/deposits" if command == "deposit" else "/withdrawals"
         return api.post(profile, path, {"wallet": args.wallet, "amount": minor_units(args.amount)})
     if command == "order":
-        return api.post(profile, "/orders", {
-            "wallet": profile.wallet(), "seller": args.seller, "quantity": args.quantity,
-            "unit_price": minor_units(args.unit_price), "unit_profit": minor_units(args.unit_profit, allow_zero=True),
-            "description": args.description})
+        order = {"wallet": profile.wallet(), "seller": args.seller, "quantity": args.quantity,
+                 "unit_price": minor_units(args.unit_price),
+                 "unit_profit": minor_units(args.unit_profit, allow_zero=True), "description": args.description}
+        if args.via_subchain:
+            from .via_subchain import order_via_subchain
+
+            return order_via_subchain(api, profile, args, order)
+        return api.post(profile, "/orders", order)
     if command == "pay":
+        if args.via_subchain:
+            from .via_subchain import pay_via_subchain
+
+            return pay_via_subchain(api, profile, args)
         return api.post(profile, f"/orders/{args.target}/payment", {"wallet": profile.wallet()})
     if command in ("ship", "confirm", "cancel"):
         path = {"ship": "shipment", "confirm": "receipt", "cancel": "cancellation"}[command]
@@ -374,11 +434,18 @@ def _summary(command: str, answer: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = _parser().parse_args(argv)
+    if args.command == "subchain":
+        from .subchain_cli import subchain_command
+
+        return subchain_command(args, Profile(Path(args.home), args.profile), Api(args.api), out, err)
     try:
         status, answer = _run(args)
     except (CliError, OSError, KeyFormatError) as exc:
         err.write(f"covenant: {exc}\n")
         return FAILED
+    except Unconfirmed as exc:
+        err.write(f"covenant: NOT CONFIRMED by your sub-chain: {exc}\n")
+        return UNCONFIRMED
     if status >= 400:
         error = answer.get("error", {})
         err.write(f"covenant: refused ({status} {error.get('code')}): {error.get('message')}\n")
