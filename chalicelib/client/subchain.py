@@ -185,7 +185,7 @@ class ConsumerSubchain:
         if log_height <= state.height:
             # the log's head must be a block of this copy: another hash there is a fork
             if receive_block(self.store, {**head, "kind": "block"}, self.log, None, self.clock) == "quarantined":
-                report.quarantined.append((log_height, self.store.status()[1]))
+                report.quarantined.append((log_height, self.store.quarantined().reason))
             elif log_height < state.height:
                 report.rollback = (f"the log's head is block {log_height}, but this copy holds blocks up to "
                                    f"{state.height}: the log went back")
@@ -197,7 +197,7 @@ class ConsumerSubchain:
                 break
             outcome = receive_block(self.store, {**block, "kind": "block"}, self.log, None, self.clock)
             if outcome == "quarantined":
-                report.quarantined.append((height, self.store.status()[1]))
+                report.quarantined.append((height, self.store.quarantined().reason))
                 break
             if self.store.state().height != height:
                 break  # the log answered another block than the one asked for: the next pass asks again
