@@ -4,9 +4,13 @@
 2. every table, topic and queue from infra/'s template, through CloudFormation;
 3. a fresh stamp-node key in the git-ignored state folder, and the genesis block;
 4. the API with `chalice local`;
-5. the scheduled sealing and the replicas' queue consumers: Chalice local serves
-   HTTP only, so this loop invokes the very same handler functions on an
-   interval and polls the replica queues, deleting what they processed.
+5. the scheduled sealing and the operator sub-chains' queue consumers: Chalice
+   local serves HTTP only, so this loop invokes the very same handler functions
+   on an interval (``app.subchain_handler`` per sub-chain queue) and polls the
+   queues, deleting what they processed. Each sub-chain has its own key in the
+   state folder (``subchain-<i>.pem``), registered by the stamp node with a
+   signed ``POST /subchains`` after genesis, and reads missing blocks and sends
+   its cosignatures through the local API over HTTP, as on AWS.
 
 Each run begins a fresh chain (moto keeps its state in memory). Ctrl-C stops
 everything; the next run starts cleanly.
@@ -59,8 +63,16 @@ def _wait_for(url: str, timeout: float, process: subprocess.Popen[bytes] | None 
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def local_environment(moto_port: int, key_path: Path, replicas: int) -> dict[str, str]:
+def local_environment(moto_port: int, key_path: Path, replicas: int, api_port: int | None = None
+                      ) -> dict[str, str]:
+    state = key_path.parent
+    subchains = {} if api_port is None else {
+        # each operator sub-chain's own key, and the public API it reads and submits through
+        "COVENANT_SUBCHAIN_KEY": f"file:{state}/subchain-{{i}}.pem",
+        "COVENANT_API_URL": f"http://127.0.0.1:{api_port}",
+    }
     return {
+        **subchains,
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "local",
@@ -115,7 +127,7 @@ class Runner:
 
         state = Path(args.state_dir).resolve()
         key_path = state / "sealer-key.pem"
-        env = local_environment(args.moto_port, key_path, args.replicas)
+        env = local_environment(args.moto_port, key_path, args.replicas, args.api_port)
         os.environ.update(env)
 
         from devstack.bootstrap import create_resources, start_chain, write_new_key
@@ -125,6 +137,8 @@ class Runner:
         self.stack = stack
         self.say(f"created {args.replicas} replica queues, the block topic and every table from infra/")
         write_new_key(key_path)
+        for i in range(args.replicas):  # each operator sub-chain's own key, used for nothing else
+            write_new_key(state / f"subchain-{i}.pem")
         genesis = start_chain()
         self.say(f"genesis block {genesis.hash} sealed with a new key in {key_path}")
         (state / "genesis.json").write_text(json.dumps({"hash": genesis.hash}) + "\n")
@@ -135,8 +149,14 @@ class Runner:
              "--stage", "local", "--no-autoreload"],
             cwd=ROOT, env=api_env, start_new_session=True,
         )
-        _wait_for(f"http://127.0.0.1:{args.api_port}/chain/head", 60, self.api)
-        self.say(f"API on http://127.0.0.1:{args.api_port} (try /chain/head); Ctrl-C stops everything")
+        api = f"http://127.0.0.1:{args.api_port}"
+        _wait_for(f"{api}/chain/head", 60, self.api)
+        self.say(f"API on {api} (try /chain/head); Ctrl-C stops everything")
+        ids = register_subchains(api, key_path, [state / f"subchain-{i}.pem" for i in range(args.replicas)])
+        self.say(f"registered {len(ids)} operator sub-chains ({', '.join(ids)}), each with its own key in {state}; "
+                 "they cosign once their registration is sealed (curl -s " + api + "/checkpoint)")
+        self.say(f"run your own sub-chain: covenant --profile alice subchain run --api {api}  "
+                 "(after `covenant --profile alice keys` and `... register consumer`)")
 
     def seal(self, app: Any) -> None:
         from chalice.local import LambdaContext
@@ -154,7 +174,7 @@ class Runner:
         for closed in (result or {}).get("closed", []):
             self.say(f"proposal {closed['proposal']} {closed['result']}")
 
-    def poll_replicas(self, app: Any) -> None:
+    def poll_subchains(self, app: Any) -> None:
         import boto3
         from chalice.local import LambdaContext
 
@@ -168,11 +188,11 @@ class Runner:
                         "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1"}
                        for m in messages]
             try:
-                answer = app.handler_map["replicate_block"]({"Records": records},
-                                                            LambdaContext("replicate_block", 1024, 60_000))
+                # each sub-chain's own function on AWS; here COVENANT_SUBCHAIN is unset, so it serves any queue
+                answer = app.subchain_handler({"Records": records}, LambdaContext("subchain", 1024, 60_000))
                 failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
             except Exception as exc:  # the whole batch failed: every message is retried
-                self.say(f"replica batch failed and will be retried: {exc}")
+                self.say(f"sub-chain batch failed and will be retried: {exc}")
                 failed = {m["MessageId"] for m in messages}
             done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                     for i, m in enumerate(messages) if m["MessageId"] not in failed]
@@ -189,12 +209,11 @@ class Runner:
     def loop(self) -> None:
         import app as chalice_app
 
-        app = chalice_app.app
         while not self.stop.is_set():
             started = time.monotonic()
-            for step in (self.seal, self.poll_replicas, self.tally):
+            for step in (self.seal, self.poll_subchains, self.tally):
                 try:
-                    step(app)
+                    step(chalice_app if step == self.poll_subchains else chalice_app.app)
                 except Exception as exc:
                     self.say(f"{step.__name__} failed and will run again: {exc}")
             if self.api is not None and self.api.poll() is not None:
@@ -215,14 +234,33 @@ class Runner:
         self.say("stopped")
 
 
+def register_subchains(api: str, stamp_key: Path, keys: list[Path]) -> list[str]:
+    """The stamp node registers each operator sub-chain: a ``POST /subchains`` it signs, as any node would."""
+    import base64
+
+    from chalicelib.client.cli import Api
+    from chalicelib.ledger.keys import private_key_from_pem, raw_public
+
+    stamp = private_key_from_pem(stamp_key.read_bytes())
+    ids = []
+    for path in keys:
+        public = raw_public(private_key_from_pem(path.read_bytes()).public_key())
+        status, answer = Api(api).post(None, "/subchains", {"public_key": base64.b64encode(public).decode()},
+                                       key=stamp)
+        if status != 201:
+            raise RuntimeError(f"the stamp node could not register the sub-chain of {path}: {status} {answer}")
+        ids.append(str(answer["subchain"]))
+    return ids
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole Covenant stack locally.")
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT", "8000")))
     parser.add_argument("--replicas", type=int, default=int(os.environ.get("COVENANT_REPLICAS", "3")))
     parser.add_argument("--interval", type=float, default=float(os.environ.get("SEAL_INTERVAL", "2")),
-                        help="seconds between sealing runs and replica polls")
-    parser.add_argument("--log-level", default="WARNING", help="log level of the sealing and replica handlers")
+                        help="seconds between sealing runs and sub-chain polls")
+    parser.add_argument("--log-level", default="WARNING", help="log level of the sealing and sub-chain handlers")
     parser.add_argument("--state-dir", default=os.environ.get("COVENANT_STATE_DIR", str(ROOT / ".state")))
     args = parser.parse_args(argv)
     runner = Runner(args)

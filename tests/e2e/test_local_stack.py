@@ -1,8 +1,9 @@
 """End to end over real HTTP: `make run`'s runner (moto server + chalice local) on free loopback ports.
 
 Entries are committed straight into the moto server (the write API comes with
-the next capability); the runner seals and replicates them; the verifier
-checks the chain through the public API only, and catches a changed byte.
+the next capability); the runner seals them and its three operator sub-chains
+verify and cosign them; the verifier checks the chain through the public API
+only, and catches a changed byte.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chalicelib.ledger.keys import jwk_of
+from chalicelib.ledger.note import cosigners_of, parse_note, parse_vkey
 from devstack.bootstrap import reset_process_state
 from tests.chainmaker import signed_auth
 
@@ -70,6 +72,9 @@ class Stack:
              str(self.api_port), "--interval", "0.5", "--state-dir", str(self.state)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         _until(lambda: _get(f"{self.api}/chain/head"), 120, "the API", self.log_path)
+        # the stamp node registers the three operator sub-chains after genesis; the runner seals them
+        _until(lambda: len(_get(f"{self.api}/cosigners")["cosigners"]) == 3, 60, "the sub-chains' registration",
+               self.log_path)
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -109,21 +114,27 @@ def test_the_local_stack_end_to_end(stack, tmp_path):
         data = {"wallet": f"w-{jwk['kid'][:16]}", "amount": 250 * (i + 1)}
         ids.append(commit([Draft("fiat.deposited", node, data, signed_auth(consumer, data, "/deposits"))])[0]["id"])
 
-    # When the runner seals and the replicas consume the broadcast
+    # When the runner seals and the operator sub-chains verify and cosign the broadcast blocks
     def settled():
         head = _get(f"{stack.api}/chain/head")
-        replicas = _get(f"{stack.api}/replicas")["replicas"]
-        done = head["header"]["log_size"] == 42 and all(
-            r["status"] == "in_sync" and r["hash"] == head["hash"] for r in replicas)
-        return head if done else (head["header"], replicas)
+        vkeys = [parse_vkey(c["vkey"]) for c in _get(f"{stack.api}/cosigners")["cosigners"]]
+        with urllib.request.urlopen(f"{stack.api}/checkpoint", timeout=10) as response:
+            note = parse_note(response.read().decode())
+        cosigned = cosigners_of(note, vkeys)
+        done = head["header"]["log_size"] == 45 and f"\n{head['header']['log_size']}\n" in note.body and \
+            len(cosigned) == 3
+        return head if done else (head["header"], sorted(cosigned))
 
-    head = _until(settled, 60, "sealing and replication", stack.log_path)
+    # Then the head's checkpoint gathers the three sub-chains' cosignatures, each verifying with its listed vkey
+    head = _until(settled, 90, "sealing and three cosignatures", stack.log_path)
+    # (and the runner told a consumer how to run a sub-chain of their own)
+    assert f"covenant --profile alice subchain run --api {stack.api}" in stack.log_path.read_text()
 
     # Then the verifier accepts the chain through the API (its entry bundles), pinned to the genesis hash
     genesis = json.loads((stack.state / "genesis.json").read_text())["hash"]
     result = _verify("chain", "--api", stack.api, "--genesis", genesis, "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "42 entries verified" in result.stdout and "entry bundles); " in result.stdout
+    assert "45 entries verified" in result.stdout and "entry bundles); " in result.stdout
     assert f"origin localhost/covenant/{genesis[:16]} (pinned)" in result.stdout
     found = _get(f"{stack.api}/entries/{ids[7]}")
     assert _verify("inclusion", "--api", stack.api, "--entry", ids[7]).returncode == 0
@@ -167,7 +178,8 @@ def test_the_verifier_pins_the_origin_checks_checkpoints_and_reads_tiles(stack, 
     from chalicelib.ledger.tiles import TileRef, bundle
     from chalicelib.services.ledger import Draft, commit
 
-    # Given 299 entries, half of them signed requests: a full entry bundle and a partial one
+    # Given 302 entries (with the three sub-chains' registrations), half of them signed requests: a full entry
+    # bundle and a partial one
     consumer = Ed25519PrivateKey.generate()
     jwk = jwk_of(consumer.public_key())
     node, body = f"c-{jwk['kid'][:16]}", {"role": "consumer", "jwk": jwk}
@@ -182,7 +194,7 @@ def test_the_verifier_pins_the_origin_checks_checkpoints_and_reads_tiles(stack, 
                 commit([Draft("test.note", "system", {"n": i})])
 
     deposits(298, 0)
-    _until(lambda: _get(f"{stack.api}/chain/head")["header"]["log_size"] == 300, 120, "sealing", stack.log_path)
+    _until(lambda: _get(f"{stack.api}/chain/head")["header"]["log_size"] == 303, 120, "sealing", stack.log_path)
     genesis = json.loads((stack.state / "genesis.json").read_text())["hash"]
     origin = local_origin(genesis)
     state = ["--state-dir", str(tmp_path / "verifier")]
@@ -191,7 +203,7 @@ def test_the_verifier_pins_the_origin_checks_checkpoints_and_reads_tiles(stack, 
     result = _verify("chain", "--api", stack.api, "--no-progress", *state)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"TOFU: pinned the origin {origin} for {stack.api}" in result.stdout
-    assert "300 entries verified" in result.stdout and "entry bundles); " in result.stdout
+    assert "303 entries verified" in result.stdout and "entry bundles); " in result.stdout
     assert f"origin {origin} (pinned); the head's checkpoint verifies with the vkey of /keys ({origin}+" \
         in result.stdout
     result = _verify("chain", "--api", stack.api, "--no-progress", "--no-tiles", *state)
@@ -201,14 +213,14 @@ def test_the_verifier_pins_the_origin_checks_checkpoints_and_reads_tiles(stack, 
     vkey = _get(f"{stack.api}/keys")["keys"][-1]["vkey"]
     assert parse_vkey(vkey).name == origin
     result = _verify("checkpoint", "--api", stack.api, "--vkey", vkey, *state)
-    assert result.returncode == 0 and "checkpoint of 300 entries" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and "checkpoint of 303 entries" in result.stdout, result.stdout + result.stderr
     assert "the same tree as the checkpoint verified before" in result.stdout
     deposits(20, 1000)
-    _until(lambda: _get(f"{stack.api}/chain/head")["header"]["log_size"] == 320, 60, "sealing", stack.log_path)
+    _until(lambda: _get(f"{stack.api}/chain/head")["header"]["log_size"] == 323, 60, "sealing", stack.log_path)
     result = _verify("checkpoint", "--api", stack.api, "--vkey", vkey, *state)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "checkpoint of 320 entries" in result.stdout
-    assert "consistent with the checkpoint of 300 entries verified before" in result.stdout
+    assert "checkpoint of 323 entries" in result.stdout
+    assert "consistent with the checkpoint of 303 entries verified before" in result.stdout
     assert _verify("state", "--api", stack.api, *state).stdout.count(f"origin {origin} pinned") == 1
 
     # And an origin other than the pin is refused, by either command
@@ -218,9 +230,9 @@ def test_the_verifier_pins_the_origin_checks_checkpoints_and_reads_tiles(stack, 
             f"the origin pinned for {stack.api}, {origin}" in result.stdout
 
     # And an entry changed in a published bundle is named, while the JSON pages still verify
-    entries = _bundle_of(stack.api, 1, 64)
+    entries = _bundle_of(stack.api, 1, 67)
     entries[10] = json.dumps(json.loads(entries[10])).encode()  # the same entry, but not its JCS
-    boto3.client("s3").put_object(Bucket="covenant-local-log", Key=TileRef(None, 1, 64).path, Body=bundle(entries))
+    boto3.client("s3").put_object(Bucket="covenant-local-log", Key=TileRef(None, 1, 67).path, Body=bundle(entries))
     result = _verify("chain", "--api", stack.api, "--no-progress", *state)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "entry index 266" in result.stdout and "does not hold this entry's JCS" in result.stdout
@@ -229,13 +241,14 @@ def test_the_verifier_pins_the_origin_checks_checkpoints_and_reads_tiles(stack, 
 
 def test_the_stack_stops_on_ctrl_c_and_starts_cleanly_again(tmp_path):
     first = Stack(tmp_path)
+    genesis = _get(f"{first.api}/blocks/0")
     assert first.stop() == 0
     second = Stack(tmp_path)  # the same state folder: a fresh chain, a fresh key
     try:
-        head = _get(f"{second.api}/chain/head")
-        assert head["header"]["height"] == 0
+        block = _get(f"{second.api}/blocks/0")
+        assert block["header"]["height"] == 0 and block["hash"] != genesis["hash"]
         keys = _get(f"{second.api}/keys")["keys"]
-        assert keys[0]["kid"] == head["header"]["sealer"]
+        assert keys[0]["kid"] == block["header"]["sealer"] != genesis["header"]["sealer"]
     finally:
         assert second.stop() == 0
 
@@ -274,7 +287,17 @@ def test_a_full_trade_with_the_cli_and_an_independent_client(tmp_path):
         _cli(home, api, "--profile", "stamp", "deposit", alice["wallet"], "500.00")
         order = _cli(home, api, "--profile", "alice", "order", shop["node"], "--quantity", "2", "--unit-price",
                      "25.00", "--unit-profit", "5.00", "--description", "two desk lamps")
-        _cli(home, api, "--profile", "alice", "pay", order["order"])
+        # alice runs her own sub-chain, and pays through it: her verified copy confirms the order and the payment
+        import io
+
+        from chalicelib.client.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["--api", api, "--home", str(home), "--profile", "alice", "subchain", "run", "--once"], out,
+                    err) == 0, out.getvalue() + err.getvalue()
+        paid = _cli(home, api, "--profile", "alice", "pay", order["order"], "--via-subchain", "--wait", "60")
+        assert paid["via_subchain"]["verified"] and paid["via_subchain"]["order_as_placed"]["amount"] == 5000
+        assert paid["via_subchain"]["cosigned"] and paid["via_subchain"]["cosignature_sent"]
         shipped = _cli(home, api, "--profile", "shop", "ship", order["order"])
         _cli(home, api, "--profile", "alice", "confirm", order["order"])
         # Then the rebate (2 x 5.00 x 20% = 2.00) is minted to alice as coins
