@@ -52,10 +52,13 @@ Post = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
 @contextmanager
 def quiet_core() -> Iterator[None]:
     """The core logs for Lambda (JSON lines on stdout) and counts metrics: a command line reports on its own."""
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from ..observability import logger
+    import logging
 
-    level = logger.log_level
+    from ..services import replication
+
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logger: Any = replication.core_logger()  # Powertools' where it is installed, the standard library's elsewhere
+    level = logger.level if isinstance(logger, logging.Logger) else logger.log_level
     logger.setLevel("CRITICAL")
     try:
         yield

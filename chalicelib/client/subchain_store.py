@@ -35,9 +35,7 @@ from typing import Any
 
 from ..errors import StorageError
 from ..ledger.format import is_key_id
-from ..ledger.verify import BlockOutcome, ChainState, KeyRecord, SignedRequest, nonce_digest
-from ..services.replication import Witnessed
-from ..store.replica_store import (
+from ..ledger.quarantine import (
     MAX_HEADER_CHARS,
     MAX_REASON_CHARS,
     MAX_SHOWN_HASH_CHARS,
@@ -45,6 +43,8 @@ from ..store.replica_store import (
     is_height,
     quarantine_key,
 )
+from ..ledger.verify import BlockOutcome, ChainState, KeyRecord, SignedRequest, nonce_digest
+from ..services.replication import Witnessed
 
 SCHEMA_VERSION = 1
 MAX_QUARANTINED = 10_000

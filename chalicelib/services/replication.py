@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -36,12 +37,27 @@ from ..errors import BlockUnavailable, CosignatureRefused, MalformedMessage, Sto
 from ..ledger.cosigners import WitnessMemory, cosign_refusal, subchain_id, subchain_name
 from ..ledger.keys import public_key_from_jwk, raw_public
 from ..ledger.note import NoteError, cosignature_line, open_checkpoint, parse_vkey, vkey
+from ..ledger.quarantine import is_height
 from ..ledger.verify import BlockOutcome, ChainState, KeyBook, NonceBook, VerificationError, verify_block
-from ..observability import count, logger
-from ..store.replica_store import is_height
-from .ledger import Clock, now_ms
+
+try:  # Powertools on Lambda; a consumer's machine runs the sub-chain without the Lambda runtime's packages
+    from ..observability import count, logger
+except ImportError:  # pragma: no cover - exercised by the packaging test in a clean interpreter
+    import logging
+
+    logger = logging.getLogger("covenant.subchain")  # type: ignore[assignment]
+
+    def count(name: str, value: float = 1) -> None:
+        return None
+
+
+def core_logger() -> Any:
+    """The logger the core writes to (a command line quiets it while it reports on its own)."""
+    return logger
+
 
 BlockSource = Callable[[int], "dict[str, Any] | None"]
+Clock = Callable[[], int]
 MAX_CATCH_UP_BLOCKS = 50
 _QUEUE = re.compile(r"-replica-(\d+)$")
 
@@ -132,6 +148,11 @@ class Witness:
 
     def name(self, origin: str) -> str:
         return subchain_name(origin, self.id)
+
+
+def now_ms() -> int:
+    """The sub-chain's own clock (milliseconds): its cosignatures carry its time, not the log's."""
+    return time.time_ns() // 1_000_000
 
 
 def replica_of_queue(queue_arn: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection
 from collections.abc import Set as AbstractSet
@@ -11,8 +10,16 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from ..errors import StorageError
-from ..ledger.canonical import MAX_SAFE_INTEGER
-from ..ledger.format import is_hash, is_key_id
+from ..ledger.format import is_key_id
+from ..ledger.quarantine import (
+    MAX_HEADER_CHARS,
+    MAX_REASON_CHARS,
+    MAX_SHOWN_HASH_CHARS,
+    bounded_json,
+    cut,
+    is_height,
+    quarantine_key,
+)
 from ..ledger.verify import BlockOutcome, ChainState, KeyRecord, SignedRequest, nonce_digest
 from .models import ReplicaRecord, replica_model
 
@@ -21,39 +28,6 @@ if TYPE_CHECKING:
 
 STATE_KEY = "state"
 WITNESS_KEY = "witness"
-# A quarantined block may be anything a hostile sender made: everything kept of
-# it is cut to fit DynamoDB's limits (2 KB partition key, 400 KB item).
-MAX_REASON_CHARS = 1_000
-MAX_HEADER_CHARS = 100_000
-MAX_SHOWN_HASH_CHARS = 200
-
-
-def is_height(value: Any) -> bool:
-    """A height LEDGER.md allows: a non-negative integer within the safe range."""
-    return type(value) is int and 0 <= value <= MAX_SAFE_INTEGER
-
-
-def bounded_json(value: Any, limit: int) -> str:
-    """ASCII JSON of ``value``, at most ``limit`` characters, whatever ``value`` is."""
-    try:
-        text = json.dumps(value, separators=(",", ":"))
-    except (RecursionError, ValueError, TypeError):
-        text = '"(not serialisable)"'
-    return text if len(text) <= limit else text[:limit]
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def quarantine_key(height: Any, claimed_hash: Any) -> str:
-    """``q#<height>#<hash>``, with a SHA-256 standing for a claimed hash that is not one."""
-    where = f"{height:012d}" if is_height(height) else "unknown"
-    name = claimed_hash if is_hash(claimed_hash) else (
-        "sha256-" + hashlib.sha256(bounded_json(claimed_hash, 1_000_000).encode("ascii")).hexdigest())
-    return f"q#{where}#{name}"
-
-
 def _condition_failed(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
 
@@ -178,10 +152,10 @@ class ReplicaStore:
         header, no height at all), what is stored is cut to fit, so that
         quarantining itself never fails on the block's sizes.
         """
-        reason = _cut(str(reason), MAX_REASON_CHARS)
+        reason = cut(str(reason), MAX_REASON_CHARS)
         header = block.get("header") if isinstance(block, dict) else block
         item = self.model(pk=quarantine_key(height, claimed_hash), height=height if is_height(height) else None,
-                          hash=_cut(claimed_hash if isinstance(claimed_hash, str) else bounded_json(claimed_hash, 1000),
+                          hash=cut(claimed_hash if isinstance(claimed_hash, str) else bounded_json(claimed_hash, 1000),
                                     MAX_SHOWN_HASH_CHARS),
                           reason=reason, header=bounded_json(header, MAX_HEADER_CHARS), ts=now)
         where = f"height {height}" if is_height(height) else "a block without a valid height"
@@ -195,7 +169,7 @@ class ReplicaStore:
         try:
             self.model(pk=STATE_KEY).update(
                 actions=[self.model.status.set("quarantined"),
-                         self.model.reason.set(_cut(f"{where}: {reason}", MAX_REASON_CHARS + 100)),
+                         self.model.reason.set(cut(f"{where}: {reason}", MAX_REASON_CHARS + 100)),
                          self.model.ts.set(now)])
         except UpdateError as exc:
             raise StorageError(f"replica {self.replica} could not record its status") from exc
@@ -231,7 +205,7 @@ class ReplicaStore:
     def record_alarm(self, reason: str, now: int) -> None:
         try:
             self.model(pk=STATE_KEY).update(actions=[self.model.status.set("checkpoint_refused"),
-                                                     self.model.reason.set(_cut(reason, MAX_REASON_CHARS)),
+                                                     self.model.reason.set(cut(reason, MAX_REASON_CHARS)),
                                                      self.model.ts.set(now)])
         except UpdateError as exc:
             raise StorageError(f"replica {self.replica} could not record its status") from exc

@@ -73,3 +73,43 @@ def test_the_verifier_imports_only_its_declared_dependencies():
                if not {_name(d) for d in owners.get(m, [])} & allowed}
     assert outside == {}, "the verifier imports packages that pyproject.toml does not declare"
     assert not imported & {"boto3", "botocore", "pynamodb", "pydantic", "chalice"}
+
+
+_BLOCKED = ("boto3", "botocore", "pynamodb", "aws_lambda_powertools", "pydantic", "chalice", "moto")
+_WITHOUT_AWS = f"""
+import json, sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {_BLOCKED!r}:
+            raise ImportError(f"{{name}} is not installed on a consumer's machine")
+sys.meta_path.insert(0, Refuse())
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from chalicelib.client.subchain_store import SqliteSubchainStore
+from chalicelib.services.replication import FunctionSource, Witness, receive_block
+import chalicelib.client.subchain_cli
+from chalicelib.client.subchain import quiet_core
+job = json.load(sys.stdin)
+sent = []
+log = FunctionSource(lambda h: job["blocks"][h] if h < len(job["blocks"]) else None,
+                     lambda h: job["checkpoints"][h], lambda size, line: sent.append(size))
+store = SqliteSubchainStore(job["path"])
+with quiet_core():
+    outcomes = [receive_block(store, dict(b, kind="block"), log, Witness(Ed25519PrivateKey.generate()))
+                for b in job["blocks"]]
+print(json.dumps({{"outcomes": outcomes, "sent": sent, "height": store.state().height}}))
+"""
+
+
+def test_a_consumer_s_sub_chain_runs_with_only_the_declared_dependencies(tmp_path):
+    """`covenant subchain` follows, verifies, keeps and cosigns with none of the Lambda runtime's packages."""
+    from tests.chainmaker import ChainMaker
+
+    maker = ChainMaker().with_signed_entries(blocks=2, per_block=4)
+    job = {"blocks": maker.blocks, "checkpoints": [r.checkpoint for r in maker.records],
+           "path": str(tmp_path / "subchain.sqlite3")}
+    run = subprocess.run([sys.executable, "-c", _WITHOUT_AWS], input=json.dumps(job), capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["outcomes"] == ["applied"] * len(maker.blocks) and result["height"] == len(maker.blocks) - 1
+    assert result["sent"] == [int(r.checkpoint.split("\n")[1]) for r in maker.records]
