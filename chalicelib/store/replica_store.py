@@ -114,9 +114,26 @@ class ReplicaStore:
         return {by_key[key] for key in found if key in by_key}
 
     def apply(self, previous: ChainState, outcome: BlockOutcome, block: dict[str, Any], now: int) -> bool:
-        """Store a verified block; False when another delivery of it got there first."""
+        """Store a verified block; False when another delivery (of it, or of another block at its height)
+        got there first.
+
+        The block's height is claimed first, by a conditional put of its header
+        that only the same block may repeat: a rival at that height, verified
+        against the same head, writes nothing (its entries, keys and nonces
+        would otherwise land under the winner's head, since a batch write has no
+        condition). A crash after the claim leaves the height to the same block,
+        whose redelivery finishes the work.
+        """
         state = outcome.state
         first = state.log_size - len(block["entries"])
+        claim = self.model(pk=f"b#{state.height:012d}", height=state.height, hash=state.hash,
+                           header=json.dumps(block["header"], separators=(",", ":")), sig=block["sig"])
+        try:
+            claim.save(condition=self.model.pk.does_not_exist() | (self.model.hash == state.hash))
+        except PutError as exc:
+            if _condition_failed(exc):
+                return False
+            raise StorageError(f"replica {self.replica} could not claim height {state.height}") from exc
         try:
             with self.model.batch_write() as batch:
                 for offset, entry in enumerate(block["entries"]):
@@ -127,8 +144,6 @@ class ReplicaStore:
                                           revoked=key.revoked, sealer=key.sealer, owner=key.owner or None))
                 for pair in outcome.nonces:
                     batch.save(self.model(pk=f"n#{nonce_digest(pair)}", height=state.height, ts=now))
-                batch.save(self.model(pk=f"b#{state.height:012d}", height=state.height, hash=state.hash,
-                                      header=json.dumps(block["header"], separators=(",", ":")), sig=block["sig"]))
         except PynamoDBException as exc:
             raise StorageError(f"replica {self.replica} could not store block {state.height}") from exc
         head = self.model(pk=STATE_KEY, height=state.height, hash=state.hash, log_size=state.log_size,

@@ -15,7 +15,7 @@ from chalicelib.client.subchain_store import SqliteSubchainStore
 from chalicelib.ledger.verify import ChainState, verify_block
 from chalicelib.services.replication import FunctionSource, Witness, Witnessed, receive_block
 from chalicelib.store.replica_store import ReplicaStore
-from tests.chainmaker import ChainMaker
+from tests.chainmaker import ChainMaker, honest_and_fork
 
 CLOCK = 1_800_000_000_000
 MAKER = ChainMaker().with_signed_entries(blocks=4, per_block=5)  # blocks 0..5, a registered consumer signing
@@ -93,6 +93,21 @@ class SubchainStoreContract:
         assert store.apply(stale, outcome, MAKER.blocks[1], CLOCK)
         assert not store.apply(stale, outcome, MAKER.blocks[1], CLOCK)
         assert store.state().height == 1 and store.state().hash == MAKER.blocks[1]["hash"]
+
+    def test_two_blocks_verified_against_one_head_leave_the_winner_whole(self, store):
+        """Two deliveries racing at one height (a split view shown to one sub-chain, say): both verified against
+        the same head, the loser writes nothing, not even entries of its own under the winner's head."""
+        honest, forked = honest_and_fork(13)
+        for block in honest.blocks[:12]:
+            assert store.apply(store.state(), verify_block(store.state(), block, store, store), block, CLOCK)
+        head = store.state()
+        mine = verify_block(head, honest.blocks[12], store, store)
+        theirs = verify_block(head, forked.blocks[12], store, store)
+        assert store.apply(head, mine, honest.blocks[12], CLOCK)
+        assert not store.apply(head, theirs, forked.blocks[12], CLOCK)
+        state = store.state()
+        assert state.hash == honest.blocks[12]["hash"] and store.block_hash(12) == honest.blocks[12]["hash"]
+        assert store.entries(head.log_size, state.log_size - 1) == honest.blocks[12]["entries"]
 
     def test_a_quarantined_block_counts_once_and_is_never_applied(self, store):
         _apply(store, 0)
