@@ -268,7 +268,7 @@ def bench_subchains(quick: bool) -> None:
     from bench.subchain import cost_per_entry, time_to_quorum
 
     cost_per_entry(row, in_process_aws, quick)
-    time_to_quorum(row, quick)
+    time_to_quorum(row, quick, _write_into)
 
 
 def bench_cold_import() -> None:
