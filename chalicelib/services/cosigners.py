@@ -141,15 +141,23 @@ def _index_of(entry_id: str | None) -> int | None:
 
 
 def listing() -> dict[str, Any]:
-    """``GET /cosigners``: every sub-chain whose registration is sealed, with the entry indices that
-    registered and retired it (``retired`` null until a retirement is sealed)."""
+    """``GET /cosigners``: every sub-chain whose registration is in the published log (the newest completed
+    block's tree), with the entry indices that registered and retired it (``retired`` null until then)."""
+    top = ledger.completed_height()
+    head = ledger.get_block(top) if top >= 0 else None
+    published = _size_of(head) if head is not None else 0
+
+    def within(entry_id: str | None) -> int | None:
+        index = _index_of(entry_id)
+        return index if index is not None and index < published else None
+
     answer = []
     for cosigner in all_cosigners():
-        registered = _index_of(cosigner.registered_entry)
+        registered = within(cosigner.registered_entry)
         if registered is None:
-            continue  # not yet in any tree: it can cosign nothing yet
+            continue  # not yet in any published tree: it can cosign nothing yet
         answer.append({"id": cosigner.subchain_id, "name": cosigner.name, "vkey": cosigner.vkey,
-                       "registered": registered, "retired": _index_of(cosigner.retired_entry),
+                       "registered": registered, "retired": within(cosigner.retired_entry),
                        "node": cosigner.node_id, "cosigned_size": cosigner.cosigned_size})
     return {"cosigners": answer}
 

@@ -127,6 +127,9 @@ def _stack_log(tmp: Path) -> Iterator[Log]:
                 # and every block's tiles and checkpoint published
                 _until(lambda: int(log.get("checkpoint").split(b"\n")[1]) == size, 60, "the newest checkpoint",
                        stack.log_path)
+                # and cosigned by the three operator sub-chains, so that what the tools read no longer changes
+                _until(lambda: log.get("checkpoint").count("\u2014".encode()) == 4, 60,
+                       "the newest checkpoint's three cosignatures", stack.log_path)
             finally:
                 reset_process_state()
         reset_process_state()

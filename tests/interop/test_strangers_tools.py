@@ -198,7 +198,9 @@ def check_every_change_tlog_scales_cannot_see_reads_as_the_same_checkpoint(r: Re
     original = Checkpoint.from_text(text.decode())
     invisible = [(pos, new) for pos in range(layout.end) for new in range(256)
                  if new != text[pos] and layout.reads_the_same(pos, new)]
-    assert len(invisible) > 100
+    # the log's line is the last one (>100 such changes: its tail is read leniently) unless sub-chains' cosignature
+    # lines follow it, as on the local stack, whose three operator sub-chains cosign every checkpoint
+    assert len(invisible) > (100 if layout.last else 30)
     for pos, new in invisible:
         changed = layout.changed(pos, new)
         assert Checkpoint.from_text(changed.decode()) == original, (pos, new)
@@ -317,7 +319,8 @@ def check_go_fails_on_a_changed_checkpoint_a_wrong_key_and_a_signed_lie(r: Readi
     root_line = text.index(b"\n", text.index(b"\n") + 1) + 1
     flipped = text[:root_line] + bytes([text[root_line] ^ 0x01]) + text[root_line + 1:]
     assert "note.Open: invalid signature for key" in fails("-checkpoint", saved("body.txt", flipped))
-    signature = text.rindex(b" ") + 10  # a byte of the Ed25519 signature, changed into another base64 digit
+    log_line = text.index(b"\n\n") + 2  # the log's signature line (sub-chains' cosignature lines may follow it)
+    signature = text.rindex(b" ", log_line, text.index(b"\n", log_line)) + 10  # a byte of the Ed25519 signature
     flipped = text[:signature] + (b"B" if text[signature:signature + 1] == b"A" else b"A") + text[signature + 1:]
     assert "note.Open: invalid signature for key" in fails("-checkpoint", saved("sig.txt", flipped))
     # a key that did not sign it: another key under the origin's name, or the right key under another name
