@@ -309,6 +309,9 @@ def render(replicas: int = DEFAULT_REPLICAS) -> dict[str, Any]:
         "Description": f"Covenant ledger resources not created by Chalice ({replicas} replicas)",
         "Parameters": {
             "Prefix": {"Type": "String", "Default": "covenant-dev"},
+            "Origin": {"Type": "String", "Default": "",
+                       "Description": "The log's origin (COVENANT_ORIGIN of the API's stage), which the sub-chains "
+                                      "cosign under; empty: derived from the genesis block, as the API does"},
             "ApiUrl": {"Type": "String", "Default": "",
                        "Description": "The public API the sub-chains read blocks from and send cosignatures to "
                                       "(https://host/path, no trailing slash); empty: this stack's own API"},
@@ -425,6 +428,7 @@ def subchain_resources(i: int, replicas: int) -> dict[str, Any]:
                     "COVENANT_REPLICAS": str(replicas),
                     "COVENANT_SUBCHAIN_KEY": {"Fn::Sub": f"secret:{subchain_secret_name(i)}"},
                     "COVENANT_API_URL": api_url,
+                    "COVENANT_ORIGIN": {"Ref": "Origin"},
                     "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
                     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 }},

@@ -619,6 +619,7 @@ class Cosignature(Record):
     subchain_id: str
     line: str
     time: int
+    operator: bool = False  # by one of the stamp node's own sub-chains
 
     @property
     def key(self) -> Key:

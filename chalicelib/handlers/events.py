@@ -95,7 +95,9 @@ def replicate_record(record: SQSRecord, subchain: int | None = None) -> str:
     queue = replica_of_queue(record.event_source_arn)
     if subchain is not None and queue != subchain:
         raise MalformedMessage(f"sub-chain {subchain} does not read the queue of sub-chain {queue}")
-    return receive_block(queue, parse_block_message(record.body), _log_source(), _witness(queue))
+    # the origin the operator configured (COVENANT_ORIGIN); unset, the one the genesis checkpoint names
+    return receive_block(queue, parse_block_message(record.body), _log_source(), _witness(queue),
+                         origin=get_settings().origin or None)
 
 
 def subchain_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -201,6 +201,13 @@ def _subchain_registered(data: Mapping[str, Any], body: Mapping[str, Any], param
     return registration_problem(data, body) or _actor_is("node")(data, body, params, entry)
 
 
+def _owner_or_stamp(data: Mapping[str, Any], body: Mapping[str, Any], params: Mapping[str, str],
+                    entry: Mapping[str, Any]) -> str | None:
+    if entry.get("actor") in (data.get("node"), "stamp"):
+        return None
+    return "data.node is neither the entry's actor nor retired by the stamp node"
+
+
 def _nothing(data: Mapping[str, Any], body: Mapping[str, Any], params: Mapping[str, str],
              entry: Mapping[str, Any]) -> str | None:
     return None  # the body is empty; the data is what the program found
@@ -266,9 +273,9 @@ TYPES: tuple[EntryType, ...] = (
               notes="The request body is `{\"public_key\": <the sub-chain's raw Ed25519 public key, base64>}`; the "
                     "key is used for nothing else, so a node's own key is refused, and a key is registered once. "
                     "The stamp node registers the operator's sub-chains; any other node runs at most one."),
-    EntryType("subchain.retired", PROGRAM, "the owner", "`id` (the sub-chain), `node` (its owner, the actor)",
-              "POST /subchains/{subchain_id}/retirement",
-              follows=_all(_path("id", "subchain_id"), _actor_is("node"))),
+    EntryType("subchain.retired", PROGRAM, "the owner, or the stamp node", "`id` (the sub-chain), `node` (its "
+              "owner)", "POST /subchains/{subchain_id}/retirement",
+              follows=_all(_path("id", "subchain_id"), _owner_or_stamp)),
     EntryType("legality.swept", PROGRAM, "stamp", "`actions`, `status`: what a requested sweep did",
               "POST /sweeps", follows=_nothing),
     EntryType("proposal.opened", COVENANT, "the proposer", "`proposal`, `kind` (`halt`, `restart`, `freeze`, "

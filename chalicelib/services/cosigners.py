@@ -29,7 +29,9 @@ from .ledger import Draft, commit, new_entry_id, now_ms
 from .program import STAMP_NODE, allowed
 from .signed import SignedRequest
 
-# A cosignature may be stamped this far ahead of the log's clock (skew), and no earlier than its block was sealed.
+# A cosignature may be stamped this far ahead of the log's clock (skew: well inside the 600 s a reader allows
+# ahead of its own clock), and no more than MAX_CLOCK_SKEW_SECONDS before its block was sealed.
+MAX_AHEAD_SECONDS = 60
 MAX_CLOCK_SKEW_SECONDS = 600
 MAX_COSIGNATURE_LINE = 400
 
@@ -54,8 +56,22 @@ def all_cosigners() -> list[Cosigner]:
     return backend.state().query(Cosigner, COSIGNERS)
 
 
-def active_cosigners() -> list[Cosigner]:
-    return [c for c in all_cosigners() if c.status == "active"]
+# A sub-chain that has neither cosigned nor been registered for this long counts as stopped: it leaves the
+# denominator of finality until it cosigns again, so that one that never runs cannot block orders for good.
+LIVENESS_MS = 60 * 60 * 1000
+
+
+def active_cosigners(now: int | None = None) -> list[Cosigner]:
+    """The sub-chains finality counts: not retired, owned by an active node, and live (they cosigned, or were
+    registered, within ``LIVENESS_MS``)."""
+    from ..domain.records import Node
+
+    now = now_ms() if now is None else now
+    candidates = [c for c in all_cosigners() if c.status == "active"
+                  and max(c.cosigned_time * 1000, c.ts) >= now - LIVENESS_MS]
+    owners = backend.state().get_many(Node, [Node.key_of(n) for n in {c.node_id for c in candidates}])
+    active = {node.node_id for node in owners.values() if node.status == "active"}
+    return [c for c in candidates if c.node_id in active]
 
 
 def register(signed: SignedRequest, public_key: str) -> tuple[int, dict[str, Any]]:
@@ -106,10 +122,11 @@ def _one_per_node(node_id: str) -> None:
 
 
 def retire(signed: SignedRequest, subchain_id: str) -> tuple[int, dict[str, Any]]:
-    """``POST /subchains/{id}/retirement``: its owner retires a sub-chain; its cosignatures count no more."""
+    """``POST /subchains/{id}/retirement``: its owner, or the stamp node (which curates the sub-chains finality
+    counts), retires a sub-chain; its cosignatures count no more."""
     _, guard = allowed("subchain")
     cosigner = get_cosigner(subchain_id)
-    if cosigner.node_id != signed.node_id:
+    if signed.node_id not in (cosigner.node_id, STAMP_NODE):
         raise Forbidden(f"the sub-chain {subchain_id} is not the signer's", field="subchain_id",
                         code="not_your_subchain")
     if cosigner.status != "active":
@@ -122,7 +139,7 @@ def retire(signed: SignedRequest, subchain_id: str) -> tuple[int, dict[str, Any]
     if cosigner.node_id != STAMP_NODE:
         changes.append(Delete(SubchainSlot, SubchainSlot.key_of(cosigner.node_id)))
     try:
-        commit([Draft("subchain.retired", cosigner.node_id, {"id": subchain_id, "node": cosigner.node_id},
+        commit([Draft("subchain.retired", str(signed.node_id), {"id": subchain_id, "node": cosigner.node_id},
                       signed.auth, id=entry_id)], changes)
     except Conflict as exc:
         if get_cosigner(subchain_id).status != "active":
@@ -192,9 +209,16 @@ def _size_of(block: Block) -> int:
     return int(json.loads(block.header)["log_size"])
 
 
+# signed-note readers may refuse a note of more than 100 signatures (Go's note.Open does): the log's own and 99
+MAX_SERVED_COSIGNATURES = 99
+
+
 def lines_of(size: int) -> list[str]:
-    """The cosignature lines collected for the checkpoint of ``size`` entries, by sub-chain id."""
-    return [c.line for c in backend.state().query(Cosignature, cosignatures_pk(size))]
+    """The cosignature lines served with the checkpoint of ``size`` entries: at most 99, the operator's
+    sub-chains first, then the earliest; in sub-chain id order."""
+    found = backend.state().query(Cosignature, cosignatures_pk(size))
+    chosen = sorted(found, key=lambda c: (not c.operator, c.time, c.subchain_id))[:MAX_SERVED_COSIGNATURES]
+    return [c.line for c in sorted(chosen, key=lambda c: c.subchain_id)]
 
 
 def submit(size: int, text: str, clock: Any = time.time) -> tuple[int, dict[str, Any]]:
@@ -231,13 +255,14 @@ def submit(size: int, text: str, clock: Any = time.time) -> tuple[int, dict[str,
     except NoteError as exc:
         raise _refused(f"the cosignature does not verify on the checkpoint of {size} entries: {exc}") from exc
     sealed_at = _block_ts(block) // 1000
-    if not sealed_at - MAX_CLOCK_SKEW_SECONDS <= when <= int(clock()) + MAX_CLOCK_SKEW_SECONDS:
+    if not sealed_at - MAX_CLOCK_SKEW_SECONDS <= when <= int(clock()) + MAX_AHEAD_SECONDS:
         raise _refused(f"the cosignature's time {when} is before the block was sealed or ahead of the log's clock")
     parse_checkpoint(body)  # the stored checkpoint is the log's own; this only guards against a damaged record
     line = signature.line
     stored = True
     try:
-        backend.state().apply([Put(Cosignature(size=size, subchain_id=sub_id, line=line, time=when))])
+        backend.state().apply([Put(Cosignature(size=size, subchain_id=sub_id, line=line, time=when,
+                                               operator=cosigner.node_id == STAMP_NODE))])
     except Conflict:
         stored = False  # the sub-chain's first cosignature of this size is kept; this one is a repeat
     _raise_cosigned(cosigner, size, when)

@@ -207,6 +207,12 @@ def _verify_and_apply(store: SubchainStore, block: Any, now: int) -> bool:
     if store.apply(previous, outcome, block, now):
         count("BlocksReplicated")
         logger.info("block verified", extra={"subchain": store.label, "height": outcome.state.height})
+        return True
+    kept = store.block_hash(outcome.state.height)
+    if kept is not None and kept != outcome.state.hash:  # a rival block claimed this height first: a fork
+        _quarantine(store, outcome.state.height, block, "conflicts with the block this sub-chain keeps at that "
+                    "height (a fork: not cosigned)", now)
+        return False
     return True
 
 
@@ -217,7 +223,7 @@ def _as_source(log: LogSource | BlockSource) -> LogSource:
 
 
 def receive_block(store: SubchainStore | int, message: dict[str, Any], log: LogSource | BlockSource,
-                  witness: Witness | None = None, clock: Clock = now_ms) -> str:
+                  witness: Witness | None = None, clock: Clock = now_ms, origin: str | None = None) -> str:
     """Handle one delivered block; returns what happened: applied, duplicate or quarantined.
 
     With a ``witness`` key, the sub-chain then cosigns the checkpoint of its
@@ -267,20 +273,25 @@ def receive_block(store: SubchainStore | int, message: dict[str, Any], log: LogS
     count("ReplicaLag", max(0, height - store.state().height))
     if witness is not None and outcome != "quarantined":
         text = message.get("checkpoint") if store.state().height == height else None
-        cosign_head(store, source, witness, checkpoint=text if isinstance(text, str) else None, clock=clock)
+        cosign_head(store, source, witness, checkpoint=text if isinstance(text, str) else None, clock=clock,
+                    origin=origin)
     return outcome
 
 
 def cosign_head(store: SubchainStore, log: LogSource, witness: Witness, checkpoint: str | None = None,
-                clock: Clock = now_ms) -> Witnessed:
-    """Cosign the checkpoint of the sub-chain's verified head (if it may) and send what it has not sent yet."""
+                clock: Clock = now_ms, origin: str | None = None) -> Witnessed:
+    """Cosign the checkpoint of the sub-chain's verified head (if it may) and send what it has not sent yet.
+
+    ``origin`` is the log the sub-chain means to follow (its configured or registered origin); without one, the
+    origin it cosigned before, else the one the genesis checkpoint names (LEDGER.md: fixed at genesis).
+    """
     state = store.state()
     memory = store.witnessed()
     if state.height >= 0 and state.log_size > memory.size:
         text = checkpoint if checkpoint is not None else log.checkpoint(state.height)
         if text is None:
             raise BlockUnavailable(f"the checkpoint of block {state.height} is not published yet")
-        problem, signed = _checked_checkpoint(store, state, memory, text)
+        problem, signed = _checked_checkpoint(store, state, memory, text, log, origin)
         if problem is not None:
             count("CheckpointsRefused")
             logger.error("checkpoint not cosigned", extra={"subchain": store.label, "height": state.height,
@@ -309,14 +320,33 @@ def cosign_head(store: SubchainStore, log: LogSource, witness: Witness, checkpoi
     return memory
 
 
-def _checked_checkpoint(store: SubchainStore, state: ChainState, memory: Witnessed,
-                        text: str) -> tuple[str | None, tuple[str, str] | None]:
+def _expected_origin(store: SubchainStore, log: LogSource, memory: Witnessed, origin: str | None) -> str | None:
+    if origin or memory.origin:
+        return origin or memory.origin
+    if store.state().height == 0:
+        return None  # the genesis checkpoint itself: checked against the genesis sealer below
+    genesis = log.checkpoint(0)
+    header = store.header(0)
+    key = store.get(str(header.get("sealer"))) if isinstance(header, dict) else None
+    if genesis is None or key is None or not key.jwk:
+        return None
+    named = genesis.split("\n", 1)[0]
+    try:
+        open_checkpoint(genesis, parse_vkey(vkey(named, public_key_from_jwk(key.jwk))))
+    except (NoteError, ValueError):
+        return None
+    return named
+
+
+def _checked_checkpoint(store: SubchainStore, state: ChainState, memory: Witnessed, text: str, log: LogSource,
+                        wanted: str | None) -> tuple[str | None, tuple[str, str] | None]:
     """(why not to cosign, None) or (None, (origin, checkpoint body)) for the head's checkpoint ``text``."""
     header = store.header(state.height)
     key = store.get(str(header.get("sealer"))) if isinstance(header, dict) else None
     if key is None or not key.jwk:
         return "the head block's sealer key is not known to this sub-chain", None
-    origin = memory.origin or text.split("\n", 1)[0]
+    expected = _expected_origin(store, log, memory, wanted)
+    origin = expected or text.split("\n", 1)[0]
     try:
         verifier = parse_vkey(vkey(origin, public_key_from_jwk(key.jwk)))
         checkpoint, note = open_checkpoint(text, verifier)

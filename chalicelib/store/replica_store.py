@@ -38,6 +38,7 @@ class ReplicaStore:
     def __init__(self, replica: int):
         self.replica = replica
         self.label = str(replica)
+        self._head: ChainState | None = None
         self.model = replica_model(replica)
         self._keys: dict[str, KeyRecord | None] = {}
 
@@ -55,14 +56,26 @@ class ReplicaStore:
     def state(self) -> ChainState:
         record = self.state_record()
         if record is None or record.height is None:
-            return ChainState.empty()
-        return ChainState(
+            self._head = ChainState.empty()
+            return self._head
+        self._head = ChainState(
             height=int(record.height),
             hash=str(record.hash),
             log_size=int(record.log_size or 0),
             frontier=tuple(bytes.fromhex(x) for x in record.frontier or []),
             stamp_node=record.owner if record.owner is not None else self._genesis_owner(),
         )
+        return self._head
+
+    def _applied(self) -> ChainState:
+        """The head the books are read at: the last one read (each delivery reads it first), else now.
+
+        A block's entries, keys and nonces are written before the conditional
+        write of its head, so a crash (or a lost race) between them leaves rows
+        of a block that is not applied: the books ignore rows from beyond the
+        head, so that the block's redelivery verifies as it did the first time.
+        """
+        return self._head if self._head is not None else self.state()
 
     # Tables written before owners were kept (no ``owner`` attribute) are read
     # from the entries this replica stored: the registering entry names the owner.
@@ -81,8 +94,12 @@ class ReplicaStore:
         genesis = self._get(f"b#{0:012d}")
         if genesis is None or not genesis.header:
             return None
-        record = self.get(str(json.loads(genesis.header).get("sealer")))
-        return record.owner if record is not None and record.owner else None
+        kid = str(json.loads(genesis.header).get("sealer"))
+        record = self._get(f"k#{kid}") if is_key_id(kid) else None  # not get(): the books read the head
+        if record is None or not record.jwk or record.jwk == "{}":
+            return None
+        owner = record.owner if record.owner is not None else self._registrant(int(record.added or 0))
+        return owner or None
 
     def block_hash(self, height: int) -> str | None:
         record = self._get(f"b#{height:012d}")
@@ -94,6 +111,11 @@ class ReplicaStore:
             return None
         if kid not in self._keys:
             record = self._get(f"k#{kid}")
+            size = self._applied().log_size
+            if record is not None and int(record.added or 0) >= size and record.jwk and record.jwk != "{}":
+                record = None  # registered by a block not applied yet
+            elif record is not None and record.revoked is not None and int(record.revoked) >= size:
+                record.revoked = None  # revoked by a block not applied yet
             self._keys[kid] = None if record is None else KeyRecord(
                 jwk=json.loads(record.jwk or "{}"),
                 added=int(record.added or 0),
@@ -108,7 +130,9 @@ class ReplicaStore:
     def used(self, pairs: Collection[SignedRequest]) -> AbstractSet[SignedRequest]:
         by_key = {f"n#{nonce_digest(pair)}": pair for pair in pairs}
         try:
-            found = {record.pk for record in self.model.batch_get(list(by_key), consistent_read=True)}
+            height = self._applied().height
+            found = {record.pk for record in self.model.batch_get(list(by_key), consistent_read=True)
+                     if record.height is None or int(record.height) <= height}
         except PynamoDBException as exc:
             raise StorageError(f"replica {self.replica} could not read the signed requests it has seen") from exc
         return {by_key[key] for key in found if key in by_key}
@@ -158,6 +182,7 @@ class ReplicaStore:
                 return False
             raise StorageError(f"replica {self.replica} could not advance its head") from exc
         self._keys.update(outcome.keys)
+        self._head = outcome.state
         return True
 
     def quarantine(self, height: Any, claimed_hash: Any, reason: str, block: Any, now: int) -> bool:

@@ -286,3 +286,55 @@ def test_a_node_that_is_not_active_registers_no_sub_chain(running):
 def test_a_sub_chain_key_cannot_become_a_node_key(running, subs):
     borrowed = Actor(running.http, key=subs[0].key)
     expect(borrowed.post("/nodes", {"role": "consumer", "jwk": borrowed.jwk}), 409, "key_in_use")
+
+
+def test_the_stamp_node_retires_a_sub_chain_that_blocks_large_orders(running, subs, chain):
+    """A stranger's sub-chain that never cosigns counts while it is new; the stamp node, which curates what
+    finality counts, retires it (a subchain.retired entry it signs, naming the owner)."""
+    stranger = Sub(register_consumer(running.http))
+    stranger.register()
+    seal_pending_entries(chain)
+    order = _paid_order(running, chain, 1_000_000)  # every active sub-chain
+    for sub in subs:
+        expect(sub.cosign(running.http), 201)
+    refused = expect(running.merchant.post(f"/orders/{order}/shipment"), 409, "order_not_final")
+    assert refused["error"]["details"]["needed"] == 4
+    retired = expect(running.stamp.post(f"/subchains/{stranger.id}/retirement"), 200)
+    seal_pending_entries(chain)
+    entry = answer(running.http.get(f"/entries/{retired['entry']}"))["entry"]
+    assert (entry["actor"], entry["data"]) == ("stamp", {"id": stranger.id, "node": stranger.owner.node})
+    expect(running.merchant.post(f"/orders/{order}/shipment"), 200)
+
+
+def test_a_sub_chain_that_has_not_cosigned_for_an_hour_leaves_the_count(running, subs, chain, monkeypatch):
+    from chalicelib.services import cosigners
+
+    stranger = Sub(register_consumer(running.http))
+    stranger.register()
+    seal_pending_entries(chain)
+    monkeypatch.setattr(cosigners, "LIVENESS_MS", 1_500)
+    time.sleep(1.6)  # every registration is now older than the window, and nothing was cosigned
+    assert cosigners.active_cosigners() == []
+    order = _paid_order(running, chain, 1_000_000)
+    refused = expect(running.merchant.post(f"/orders/{order}/shipment"), 409, "order_not_final")
+    assert refused["error"]["details"]["needed"] == 1  # never final with no sub-chain at all
+    for sub in subs:  # the operator's sub-chains cosign: live again; the stranger's stopped one does not count
+        expect(sub.cosign(running.http), 201)
+    assert sorted(c.subchain_id for c in cosigners.active_cosigners()) == sorted(s.id for s in subs)
+    expect(running.merchant.post(f"/orders/{order}/shipment"), 200)
+
+
+def test_at_most_99_cosignature_lines_are_served_the_operator_s_first(running, subs, chain, monkeypatch):
+    """signed-note readers may refuse more than 100 signatures (Go's note.Open does): the log serves 99 at most."""
+    from chalicelib.services import cosigners
+
+    assert cosigners.MAX_SERVED_COSIGNATURES == 99
+    monkeypatch.setattr(cosigners, "MAX_SERVED_COSIGNATURES", 3)
+    mine = Sub(register_consumer(running.http))
+    mine.register()
+    seal_pending_entries(chain)
+    expect(mine.cosign(running.http), 201)  # the first to cosign, but not the operator's
+    for sub in subs:
+        expect(sub.cosign(running.http), 201)
+    served = parse_note(reading.checkpoint())
+    assert sorted(s.name for s in served.signatures[1:]) == sorted(s.name for s in subs)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chalicelib.errors import BlockUnavailable, CosignatureRefused
 from chalicelib.ledger.note import COSIGNATURE_V1, cosigners_of, parse_note, parse_vkey, sign_checkpoint, vkey
+from chalicelib.ledger.verify import ChainState, verify_block
 from chalicelib.services.replication import FunctionSource, Witness, receive_block
 from chalicelib.store.replica_store import ReplicaStore
 from tests.chainmaker import ChainMaker, honest_and_fork
@@ -156,3 +157,39 @@ def test_without_a_key_a_sub_chain_verifies_and_keeps_but_cosigns_nothing(aws):
     log = Log(maker)
     assert [receive_block(ReplicaStore(1), {**b, "kind": "block"}, log) for b in maker.blocks] == ["applied"] * 3
     assert log.sent == [] and ReplicaStore(1).witnessed().size == 0
+
+
+def test_a_sub_chain_cosigns_only_under_the_origin_it_follows(aws, witness):
+    maker = ChainMaker().with_signed_entries(blocks=1, per_block=3)
+    log = Log(maker)
+    # told the log's origin (COVENANT_ORIGIN, or a consumer's registered name): another one is never cosigned
+    assert [receive_block(ReplicaStore(0), {**b, "kind": "block"}, log, witness, clock=lambda: CLOCK,
+                          origin="covenant.example/ledger") for b in maker.blocks] == ["applied"] * 3
+    assert log.sent == [] and "not signed by the head block's sealer for 'covenant.example/ledger'" in \
+        ReplicaStore(0).state_record().reason
+    # untold, it takes the origin the genesis checkpoint names, and holds every later checkpoint to it
+    other = Log(maker)
+    _, size, root = parse_note(maker.records[-1].checkpoint).body.split("\n")[:3]
+    other.checkpoints[len(maker.records) - 1] = sign_checkpoint("elsewhere.example/log", int(size),
+                                                                base64.b64decode(root), maker.signer.key)
+    assert [receive_block(ReplicaStore(1), {**b, "kind": "block"}, other, witness, clock=lambda: CLOCK)
+            for b in maker.blocks] == ["applied"] * 3
+    assert [s for s, _ in other.sent] == [json_size(r.checkpoint) for r in maker.records[:-1]]
+    assert "for 'localhost/covenant/" in ReplicaStore(1).state_record().reason
+
+
+def test_a_rival_block_at_a_height_another_block_claimed_is_quarantined_as_a_fork(aws, witness):
+    honest, forked = honest_and_fork(13)
+    log = Log(honest)
+    _deliver(log, witness, range(12))
+    store = ReplicaStore(0)
+    head = store.state()
+    # the genuine block 12 claimed its height, and its head write lost a race (a crash, or a stale head)
+    outcome = verify_block(head, honest.blocks[12], store, store)
+    stale = ChainState(head.height - 1, head.hash, head.log_size, head.frontier, head.stamp_node)
+    assert not store.apply(stale, outcome, honest.blocks[12], CLOCK)
+    assert store.block_hash(12) == honest.blocks[12]["hash"] and store.state().height == 11
+    # the other branch's block 12 verifies against the head, but may not take the claimed height
+    assert _deliver(Log(forked), witness, [12]) == ["quarantined"]
+    assert "fork" in ReplicaStore(0).state_record().reason
+    assert _deliver(log, witness, [12]) == ["applied"]  # the genuine one finishes
