@@ -21,7 +21,9 @@ def subchain_command(args: argparse.Namespace, profile: Profile, api: Api, out: 
 
     with quiet_core():
         try:
-            sub = ConsumerSubchain(profile.folder, api.base, label=profile.name, node_key=profile.key_path)
+            # only `run` makes a key: after a retirement, `status` shows the retired one rather than a new one
+            sub = ConsumerSubchain(profile.folder, api.base, label=profile.name, node_key=profile.key_path,
+                                   make_key=args.action == "run")
         except (SubchainError, CovenantError) as exc:
             err.write(f"covenant: {exc}\n")
             return FAILED
@@ -41,7 +43,7 @@ def subchain_command(args: argparse.Namespace, profile: Profile, api: Api, out: 
 
 
 def _run(args: argparse.Namespace, profile: Profile, api: Api, sub: Any, out: TextIO, err: TextIO) -> int:
-    from .subchain import run_loop
+    from .subchain import RegistrationPending, SubchainRefused, run_loop
 
     def say(text: str) -> None:
         out.write(text + "\n")
@@ -53,16 +55,35 @@ def _run(args: argparse.Namespace, profile: Profile, api: Api, sub: Any, out: Te
 
     if sub.made_key:
         say(f"made the sub-chain key {sub.folder / 'subchain-key.pem'} (used for nothing else)")
-    new, _ = sub.ensure_registered(lambda path, body: api.post(profile, path, body))
-    say(f"sub-chain {sub.witness.id} {'registered' if new else 'is registered'} with {sub.api_url} "
-        f"(public key {sub.public_key}); its copy: {sub.store.path}")
+    node = profile.facts().get("node")
+    pending = ""
+
+    def register() -> bool:
+        """True once the registration is confirmed; False while the log does not list it yet."""
+        nonlocal pending
+        try:
+            new, _ = sub.ensure_registered(lambda path, body: api.post(profile, path, body), node)
+        except RegistrationPending as exc:
+            if str(exc) != pending:
+                say(f"sub-chain {sub.witness.id}: {exc}")
+                pending = str(exc)
+            return False
+        say(f"sub-chain {sub.witness.id} {'registered' if new else 'is registered'} with {sub.api_url} "
+            f"(public key {sub.public_key}); its copy: {sub.store.path}")
+        return True
+
+    try:
+        registered = register()
+    except SubchainRefused as exc:
+        warn(f"covenant: {exc}")
+        return REFUSED
     stop = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
         # Ctrl-C: finish the block in hand (its one transaction), then stop
         previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     try:
-        code = run_loop(sub, args.interval, args.once, say, warn, stop)
+        code = run_loop(sub, args.interval, args.once, say, warn, stop, lambda: registered or register())
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -85,9 +106,20 @@ def _status(args: argparse.Namespace, sub: Any, out: TextIO) -> int:
     cosigned = answer["cosigned"]
     log = answer["log"]
     newest = answer["newest_quarantine"]
+    retired = answer["retired"]
+    refusal = answer["refusal"]
+    if answer["subchain"] is None:
+        first = (f"sub-chain: no key in {sub.folder} (`run` makes and registers one)"
+                 if retired is None else
+                 f"sub-chain {retired['subchain']} retired by {answer['api']} at {_when(retired['time'])}; its key is "
+                 f"moved aside to {retired['key_moved_to'] or '-'}; `run` makes and registers a new one")
+    elif retired is not None:
+        first = f"sub-chain {answer['subchain']} (retired by {answer['api']} at {_when(retired['time'])})"
+    else:
+        first = (f"sub-chain {answer['subchain']} ({'registered' if answer['registered'] else 'not registered'} "
+                 f"with {answer['api']})")
     lines = [
-        f"sub-chain {answer['subchain']} ({'registered' if answer['registered'] else 'not registered'} with "
-        f"{answer['api']}); copy {answer['file']}",
+        f"{first}; copy {answer['file']}",
         f"height {answer['height']}, {answer['log_size']} entries, root {answer['root'] or '-'} ({answer['status']})",
         ("last cosigned: nothing yet" if cosigned is None else
          f"last cosigned: {cosigned['size']} entries, root {cosigned['root']}, at {_when(cosigned['time'])}, "
@@ -97,6 +129,9 @@ def _status(args: argparse.Namespace, sub: Any, out: TextIO) -> int:
         f"quarantined blocks: {answer['quarantined']}" + (
             f"; newest at height {newest['height']}: {newest['reason']}" if newest else ""),
     ]
+    if refusal is not None:
+        lines.append(f"the log's last refusal: {refusal['code']} for sub-chain {refusal['subchain']}, "
+                     f"{refusal['size']} entries, at {_when(refusal['time'])}: {refusal['message']}")
     if "alarm" in answer:
         lines.append(f"alarm: {answer['alarm']['reason']}")
     out.write("\n".join(lines) + "\n")
@@ -117,12 +152,17 @@ def _verify(args: argparse.Namespace, sub: Any, out: TextIO, err: TextIO) -> int
 
 def _retire(args: argparse.Namespace, profile: Profile, api: Api, sub: Any, out: TextIO, err: TextIO) -> int:
     status, answer = api.post(profile, f"/subchains/{sub.witness.id}/retirement", {})
-    if status >= 400:
-        error = answer.get("error", {})
+    error = answer.get("error", {}) if status >= 400 else {}
+    if status >= 400 and not (status == 409 and error.get("code") == "cosigner_retired"):
         err.write(f"covenant: refused ({status} {error.get('code')}): {error.get('message')}\n")
         return REFUSED
+    # retired (now, or before): the key is done; the copy stays, and the next `run` makes and registers a new key
+    moved = sub.put_key_aside()
+    answer = {**answer, "key_moved_to": None if moved is None else str(moved)}
+    said = (f"sub-chain {sub.witness.id} retired (entry {answer.get('entry')})" if status < 400 else
+            f"sub-chain {sub.witness.id} was retired already")
     out.write((json.dumps(answer, indent=2) if args.json else
-               f"sub-chain {answer.get('subchain')} retired (entry {answer.get('entry')}); its cosignatures count "
-               "no more\n").rstrip("\n") + "\n")
+               f"{said}; its cosignatures count no more; its key is moved aside to {moved}; `covenant subchain run` "
+               "makes and registers a new one\n").rstrip("\n") + "\n")
     return OK
 

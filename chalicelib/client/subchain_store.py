@@ -167,7 +167,7 @@ class SqliteSubchainStore:
             self.db.execute("ROLLBACK")
             raise
 
-    # --- meta: small facts the CLI keeps beside the copy (registration, the log followed)
+    # --- meta: small facts the CLI keeps beside the copy (registration, the log's last refusal)
 
     def meta(self, key: str) -> str | None:
         rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
@@ -176,6 +176,10 @@ class SqliteSubchainStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._write("keep a fact") as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        with self._write("forget a fact") as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     @property
     def schema_version(self) -> int:

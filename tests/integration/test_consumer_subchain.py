@@ -6,7 +6,10 @@ to it exactly as to `make run` or AWS: `covenant subchain run --once` makes
 its key, registers it with a request the node signs, catches up, verifies,
 keeps a SQLite copy, cosigns and submits; `status` and `verify` read the copy;
 `pay --via-subchain` is confirmed from the copy, and refused when the log's
-answer does not match what its copy holds. A malicious server
+answer does not match what its copy holds. The log's refusals for good are
+acted on: a retired sub-chain's key is moved aside and the next run registers
+a new one over the same copy; a registration the log forgot, and a key another
+node registered first, stop `run`. A malicious server
 (tests/adversarial/ledger_server.py) shows a fork and a forged block: both
 quarantined, neither cosigned.
 """
@@ -24,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.client.cli import main
+from chalicelib.client.cli import Api, Profile, main
 from chalicelib.client.subchain import ConsumerSubchain
 from chalicelib.ledger.note import cosigners_of, parse_note, parse_vkey
 from tests.actors import expect
@@ -246,6 +249,168 @@ def test_a_payment_for_an_order_not_as_placed_is_not_sent(served, alice, running
     assert not [r for r in served.requests if r.endswith("/payment")]
 
 
+# --- the log's refusals for good: a retired sub-chain, a registration the log forgot, another node's key
+
+
+def _status(home: Path, api: str) -> dict[str, Any]:
+    code, out, err = cli(home, api, "--profile", "alice", "--json", "subchain", "status")
+    assert code == 0, err
+    return dict(json.loads(out))
+
+
+def _cosigned_by(running: Any, sub_id: str) -> list[str]:
+    """The names of ``sub_id``'s cosignatures on the log's newest checkpoint."""
+    listed = {c["id"]: c for c in json.loads(running.http.get("/cosigners").body)["cosigners"]}
+    note = parse_note(running.http.get("/checkpoint").body.decode())
+    return list(cosigners_of(note, [parse_vkey(listed[sub_id]["vkey"])]))
+
+
+def _run_twice(home: Path, api: str) -> dict[str, Any]:
+    """Registered on the first pass, the cosignature taken on the second."""
+    for _ in range(2):
+        code, out, err = cli(home, api, "--profile", "alice", "subchain", "run", "--once")
+        assert code == 0, out + err
+    status = _status(home, api)
+    assert status["cosigned"]["sent"] and status["refusal"] is None
+    return status
+
+
+def test_a_cosignature_sent_before_the_registration_is_sealed_is_refused_then_taken(served, alice, running, chain):
+    from chalicelib.services.sealing import seal_pending_entries
+
+    home = alice
+    served.seal = False  # the registration waits in the log's pending entries
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 0, out + err
+    assert "registered with" in out and "the log has not taken the cosignature yet" in out
+    status = _status(home, served.url)
+    assert status["registered"] and not status["cosigned"]["sent"]
+    assert status["refusal"]["code"] == "cosigner_unknown" and status["refusal"]["subchain"] == status["subchain"]
+    code, out, _ = cli(home, served.url, "--profile", "alice", "subchain", "status")
+    assert "the log's last refusal: cosigner_unknown" in out and "not taken by the log yet" in out
+    # sealed: the next pass cosigns the tree that holds the registration, the log takes it, the refusal is cleared
+    seal_pending_entries(chain)
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 0 and "(sent)" in out, out + err
+    assert _status(home, served.url)["refusal"] is None
+
+
+def test_retire_moves_the_key_aside_and_the_next_run_registers_a_new_one_over_the_same_copy(served, alice, running):
+    home, folder = alice, alice / "alice"
+    old = _run_twice(home, served.url)
+    # When alice retires her sub-chain: the log answers 200, and the key is moved aside
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "retire")
+    assert code == 0, err
+    [aside] = folder.glob("subchain-key.retired-*.pem")
+    assert not (folder / "subchain-key.pem").exists() and oct(aside.stat().st_mode & 0o777) == "0o600"
+    assert f"sub-chain {old['subchain']} retired" in out and aside.name in out
+    # status says so, and makes no key
+    code, out, _ = cli(home, served.url, "--profile", "alice", "subchain", "status")
+    assert code == 0 and f"sub-chain {old['subchain']} retired by {served.url}" in out and aside.name in out
+    assert not (folder / "subchain-key.pem").exists()
+    status = _status(home, served.url)
+    assert status["subchain"] is None and not status["registered"]
+    assert status["retired"]["subchain"] == old["subchain"] and status["retired"]["key_moved_to"] == str(aside)
+    # retire again: there is no key to retire
+    code, _out, err = cli(home, served.url, "--profile", "alice", "subchain", "retire")
+    assert code == 2 and "there is no sub-chain key" in err
+
+    # Then the next run makes a new key and registers it (the node's slot is free again), over the same copy
+    served.requests.clear()
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 0, out + err
+    assert "made the sub-chain key" in out and "registered with" in out
+    fetched = {int(r.split("?")[0].split("/")[2]) for r in served.requests if r.startswith("GET /blocks/")}
+    assert fetched and min(fetched) > old["height"]  # the copy is the log's, not the key's: it is kept
+    new = _status(home, served.url)
+    assert new["subchain"] != old["subchain"] and new["registered"] and new["retired"] is None
+    # the new key inherits no witness memory: it cosigns its head, and the log takes that once it lists the key
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 0 and "(sent)" in out, out + err
+    new = _status(home, served.url)
+    assert new["cosigned"]["sent"] and new["refusal"] is None and new["height"] > old["height"]
+    assert _cosigned_by(running, new["subchain"]) == [
+        {c["id"]: c for c in json.loads(running.http.get("/cosigners").body)["cosigners"]}[new["subchain"]]["name"]]
+    assert _cosigned_by(running, old["subchain"]) == []
+    assert cli(home, served.url, "--profile", "alice", "subchain", "verify")[0] == 0
+
+
+def test_a_sub_chain_retired_elsewhere_stops_run_and_its_key_is_moved_aside(served, alice, running):
+    home, folder = alice, alice / "alice"
+    old = _run_twice(home, served.url)
+    # the node retires the sub-chain with a request of its own (not through `covenant subchain retire`)
+    status, answer = Api(served.url).post(Profile(home, "alice"), f"/subchains/{old['subchain']}/retirement", {})
+    assert status == 200, answer
+    # When run cosigns the next block: the log refuses it for good, and run says so instead of "sent again"
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 1, out + err
+    [aside] = folder.glob("subchain-key.retired-*.pem")
+    assert (f"this sub-chain {old['subchain']} is retired by the log; its key is moved aside to {aside.name}; "
+            "run again to make and register a new one") in err
+    assert "it is sent again" not in out and "(cosigner_retired)" in out
+    assert not (folder / "subchain-key.pem").exists()
+    status = _status(home, served.url)
+    assert status["retired"]["subchain"] == old["subchain"] and not status["registered"]
+    assert status["refusal"]["code"] == "cosigner_retired" and status["refusal"]["subchain"] == old["subchain"]
+    code, out, _ = cli(home, served.url, "--profile", "alice", "subchain", "status")
+    assert "retired by" in out and "the log's last refusal: cosigner_retired" in out
+
+    # Then the next runs register a new key, whose cosignature the log takes: the refusal is cleared
+    for _ in range(2):
+        code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+        assert code == 0, out + err
+    new = _status(home, served.url)
+    assert new["subchain"] != old["subchain"] and new["registered"] and new["cosigned"]["sent"]
+    assert new["refusal"] is None and new["retired"] is None
+
+
+def test_a_registration_the_log_forgot_stops_run(served, alice, running):
+    from chalicelib.domain.records import Cosigner
+    from chalicelib.store import backend
+    from chalicelib.store.port import Delete
+
+    home = alice
+    old = _run_twice(home, served.url)
+    # the log loses the registration its own published tree holds (and lists it no more)
+    backend.state().apply([Delete(Cosigner, Cosigner.key_of(old["subchain"]))])
+    expect(running.stamp.post("/deposits", {"wallet": running.consumers[0].wallet, "amount": 1}), 201)
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 1, out + err
+    assert (f"the log does not know sub-chain {old['subchain']} (GET /cosigners lists no such sub-chain), though its "
+            "registration is entry") in err and "forgot or never took the registration" in err
+    assert (alice / "alice" / "subchain-key.pem").exists()  # not retired: the key stays
+    assert _status(home, served.url)["refusal"]["code"] == "cosigner_unknown"
+
+
+def test_a_key_another_node_registered_first_is_not_taken_as_yours(served, alice, running, chain):
+    from chalicelib.services.sealing import seal_pending_entries
+
+    home, folder = alice, alice / "alice"
+    sub = ConsumerSubchain(folder, served.url)  # alice's key, whose public key another node learns and registers
+    public, sub_id = sub.public_key, sub.witness.id
+    sub.close()
+    other = running.consumers[0]
+    served.seal = False
+    expect(other.post("/subchains", {"public_key": public}), 201)
+    # not sealed yet: the log says subchain_exists but does not list it; nothing is guessed, nothing cosigned
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 0, out + err
+    assert f"sub-chain {sub_id}: the log says sub-chain {sub_id} is registered, but does not list it yet" in out
+    assert "registered with" not in out and "nothing is cosigned before the registration is confirmed" in out
+    assert not [r for r in served.requests if r.startswith("POST /checkpoints/")]
+    assert not _status(home, served.url)["registered"]
+    # sealed: GET /cosigners lists it as the other node's, and run refuses it
+    seal_pending_entries(chain)
+    served.requests.clear()
+    code, out, err = cli(home, served.url, "--profile", "alice", "subchain", "run", "--once")
+    assert code == 1, out + err
+    assert f"this key is registered by node {other.node}, not by you" in err and "subchain-key.pem aside" in err
+    assert not [r for r in served.requests if r.startswith("POST /checkpoints/")]
+    assert not _status(home, served.url)["registered"]
+    with _copy(home) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'registration'").fetchone() is None
+
+
 # --- a malicious log: a fork and a forged block are quarantined, never cosigned
 
 
@@ -255,8 +420,10 @@ def liar(tmp_path):
     server = LedgerServer(RecordedLedger(honest.blocks, signers=[honest.signer.key])).start()
     home = tmp_path / "people"
     folder = home / "alice"
-    sub = ConsumerSubchain(folder, server.url)  # registered already (the log would say subchain_exists)
-    sub.ensure_registered(lambda path, body: (409, {"error": {"code": "subchain_exists"}}))
+    sub = ConsumerSubchain(folder, server.url)  # registered already: the log says subchain_exists, and lists it
+    server.ledger.cosigners = [{"id": sub.witness.id, "node": "n-alice", "vkey": "", "registered": 0, "retired": None}]
+    new, record = sub.ensure_registered(lambda path, body: (409, {"error": {"code": "subchain_exists"}}), "n-alice")
+    assert not new and record["node"] == "n-alice"
     sub.close()
     yield server, home, honest, forked
     server.stop()

@@ -6,11 +6,15 @@ import sqlite3
 import stat
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chalicelib.client import subchain_store
+from chalicelib.client.subchain import KeyedStore
 from chalicelib.client.subchain_store import SCHEMA_VERSION, SqliteSubchainStore
 from chalicelib.errors import StorageError
+from chalicelib.ledger.note import cosignature_line
 from chalicelib.ledger.verify import ChainState, verify_block
+from chalicelib.services.replication import Witness, Witnessed
 from tests.chainmaker import ChainMaker
 
 MAKER = ChainMaker().with_signed_entries(blocks=2, per_block=4)
@@ -82,3 +86,33 @@ def test_entries_by_id_and_type(tmp_path):
         assert deposits and all(e["type"] == "fiat.deposited" for _, _, e in deposits)
         assert [e for _, _, e in store.entries_of_type("node.registered", node=MAKER.consumer_node)] == [
             MAKER.blocks[1]["entries"][0]]
+
+
+def test_the_witness_memory_counts_only_for_the_key_that_signed_it(tmp_path):
+    path = tmp_path / "subchain.sqlite3"
+    old, new = Witness(Ed25519PrivateKey.generate()), Witness(Ed25519PrivateKey.generate())
+    origin, body = "example.org/log", "example.org/log\n5\nAAAA\n"
+
+    def memory(witness: Witness, size: int, submitted: bool) -> Witnessed:
+        return Witnessed(origin, size, "ab" * 32, cosignature_line(witness.name(origin), body, witness.key, 1),
+                         submitted=submitted)
+
+    with KeyedStore(path, old.id) as store:
+        assert store.record_cosigned(Witnessed(), memory(old, 5, False))
+        assert store.witnessed() == memory(old, 5, False)
+    with KeyedStore(path, new.id) as store:  # the old key moved aside: the new one starts with no memory
+        assert store.witnessed() == Witnessed()
+        assert store.record_cosigned(Witnessed(), memory(new, 5, False))  # replaces the old key's
+        assert not store.record_cosigned(Witnessed(), memory(new, 6, False))  # but only once
+        assert store.witnessed() == memory(new, 5, False)
+    with KeyedStore(path, "") as store:  # no key at all: nothing of anyone's
+        assert store.witnessed() == Witnessed()
+
+
+def test_meta_facts_are_kept_and_forgotten(tmp_path):
+    with SqliteSubchainStore(tmp_path / "subchain.sqlite3") as store:
+        store.set_meta("refusal", "{}")
+        assert store.meta("refusal") == "{}"
+        store.delete_meta("refusal")
+        assert store.meta("refusal") is None
+        store.delete_meta("refusal")  # forgetting what is not there is no fault
