@@ -84,9 +84,9 @@ def allowed(document: dict[str, Any], action: str, resource: str, context: dict[
 class Stack:
     """The template's intrinsic functions resolved to what CloudFormation would make of them."""
 
-    def __init__(self, template: dict[str, Any], prefix: str = PREFIX, api_url: str = ""):
+    def __init__(self, template: dict[str, Any], prefix: str = PREFIX, api_url: str = "", origin: str = ""):
         self.template, self.resources = template, template["Resources"]
-        self.parameters = {"Prefix": prefix, "ApiUrl": api_url, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+        self.parameters = {"Prefix": prefix, "ApiUrl": api_url, "Origin": origin, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
                            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
     def resolve(self, value: Any) -> Any:
@@ -361,6 +361,7 @@ def test_each_subchain_runs_as_its_own_function_with_its_own_role_on_its_own_que
         assert environment["COVENANT_REPLICAS"] == str(replicas)
         # the key it is told to read is the secret the template makes, and the one its role may read
         assert environment["COVENANT_SUBCHAIN_KEY"] == f"secret:{PREFIX}/subchain/{i}"
+        assert environment["COVENANT_ORIGIN"] == ""  # the stack's Origin parameter: the origin it cosigns under
         secret = resources[f"Subchain{i}Secret"]["Properties"]
         assert stack.resolve(secret["Name"]) == f"{PREFIX}/subchain/{i}"
         assert "SecretString" not in secret and "GenerateSecretString" not in secret  # put by infra.subchain_keys
