@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..errors import BlockUnavailable, CosignatureRefused, CovenantError
 from ..ledger.cosigners import subchain_name
 from ..ledger.keys import KeyFormatError, private_key_from_pem, private_key_to_pem, raw_public
-from ..ledger.note import NoteError, parse_signature_line
+from ..ledger.note import NoteError, parse_signature_line, parse_vkey
 from ..ledger.verify import ChainState, MemoryKeyBook, MemoryNonceBook, VerificationError, verify_block
 from ..services.replication import Witness, Witnessed, cosign_head, receive_block
 from ..verifier.client import ApiError
@@ -265,6 +265,21 @@ class ConsumerSubchain:
             return record
         return None
 
+    def origin(self) -> str | None:
+        """The log's origin as this key's registration names it (``<origin>/subchain/<id>``): the only one it
+        cosigns under. None before it is registered (then the genesis checkpoint's, in the core)."""
+        record = self.registration()
+        text = record.get("vkey") if record is not None else None
+        if not isinstance(text, str):
+            return None
+        try:
+            verifier = parse_vkey(text)
+        except NoteError:
+            return None
+        if verifier.public != self.witness.public or "/subchain/" not in verifier.name:
+            return None
+        return verifier.name.rsplit("/subchain/", 1)[0]
+
     def refusal(self) -> dict[str, Any] | None:
         """The log's last refusal of a cosignature (cleared once it takes one)."""
         text = self.store.meta(REFUSAL)
@@ -438,7 +453,7 @@ class ConsumerSubchain:
         state = self.store.state()
         self.source.refused = None
         try:
-            memory = cosign_head(self.store, self.source, self.witness, clock=self.clock)
+            memory = cosign_head(self.store, self.source, self.witness, clock=self.clock, origin=self.origin())
         except BlockUnavailable as exc:
             report.not_cosigned = str(exc)
             return

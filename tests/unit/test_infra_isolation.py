@@ -86,8 +86,8 @@ class Stack:
 
     def __init__(self, template: dict[str, Any], prefix: str = PREFIX, api_url: str = "", origin: str = ""):
         self.template, self.resources = template, template["Resources"]
-        self.parameters = {"Prefix": prefix, "ApiUrl": api_url, "Origin": origin, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-                           "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        self.parameters = {"Prefix": prefix, "ApiUrl": api_url, "Origin": origin, "AWS::Region": REGION,
+                           "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
