@@ -235,7 +235,9 @@ TYPES: tuple[EntryType, ...] = (
     EntryType("fiat.withdrawn", PROGRAM, "stamp", "`wallet`, `amount`", "POST /withdrawals",
               follows=_same("wallet", "amount")),
     EntryType("order.placed", PROGRAM, "buyer", "`order`, `buyer`, `buyer_wallet`, `seller`, `seller_wallet`, "
-              "`quantity`, `unit_price`, `unit_profit`, `amount`, `description`, `endorsements_needed`, `product`",
+              "`quantity`, `unit_price`, `unit_profit`, `amount`, `description`, `endorsements_needed` (the cosigning "
+              "sub-chains the tier asked for at placement; finality counts the active ones when the seller ships), "
+              "`product`",
               "POST /orders", follows=_order_placed),
     EntryType("order.paid", PROGRAM, "buyer", "`order`, `wallet`, `amount` (into escrow)",
               "POST /orders/{order_id}/payment", follows=_all(_path("order", "order_id"), _same("wallet"))),
