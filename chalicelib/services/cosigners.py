@@ -242,13 +242,18 @@ def submit(size: int, text: str, clock: Any = time.time) -> tuple[int, dict[str,
     if cosigner.status != "active":
         raise Conflict(f"the sub-chain {sub_id} is retired; its cosignatures count no more", field="cosignature",
                        code="cosigner_retired")
-    block = block_of_size(size)
-    if block is None or not block.checkpoint:
-        raise NotFound(f"no checkpoint has {size} entries", field="size", code="checkpoint_unknown")
+    # what needs no read first: the line's shape and time (the block search and the signature come after)
+    if len(signature.blob) != 8 + 64:
+        raise _refused("a cosignature holds an 8-byte time and a 64-byte Ed25519 signature")
+    if int.from_bytes(signature.blob[:8], "big") > int(clock()) + MAX_AHEAD_SECONDS:
+        raise _refused("the cosignature's time is ahead of the log's clock by more than a minute")
     registered = _index_of(cosigner.registered_entry)
     if registered is None or registered >= size:
         raise NotFound(f"the sub-chain {sub_id} is not registered within the tree of {size} entries",
                        field="cosignature", code="cosigner_unknown")
+    block = block_of_size(size)
+    if block is None or not block.checkpoint:
+        raise NotFound(f"no checkpoint has {size} entries", field="size", code="checkpoint_unknown")
     body = parse_note(block.checkpoint).body
     try:
         when = verify_cosignature(body, signature, verifier)

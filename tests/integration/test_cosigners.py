@@ -338,3 +338,16 @@ def test_at_most_99_cosignature_lines_are_served_the_operator_s_first(running, s
         expect(sub.cosign(running.http), 201)
     served = parse_note(reading.checkpoint())
     assert sorted(s.name for s in served.signatures[1:]) == sorted(s.name for s in subs)
+
+
+def test_a_line_refused_on_its_face_costs_the_log_no_block_read(running, subs, monkeypatch):
+    from chalicelib.store import ledger
+
+    size = int(parse_note(reading.checkpoint()).body.split("\n")[1])
+    ahead, early = subs[0].line(when=int(time.time()) + 3600), subs[0].line(reading.block_checkpoint(0))
+    reads: list[int] = []
+    real = ledger.get_block
+    monkeypatch.setattr(ledger, "get_block", lambda height: reads.append(height) or real(height))
+    _expect_cosig(running.http, size, ahead, 400, "cosignature_invalid")
+    _expect_cosig(running.http, 1, early, 404, "cosigner_unknown")
+    assert reads == []
