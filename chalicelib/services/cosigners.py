@@ -21,12 +21,13 @@ from ..domain.records import COSIGNERS, Cosignature, Cosigner, KeyBinding, Subch
 from ..errors import Conflict, CovenantError, Forbidden, InvalidParameter, NotFound
 from ..ledger.cosigners import SUBCHAIN_ID, cosigner_of, public_key_bytes
 from ..ledger.keys import kid_of
-from ..ledger.note import NoteError, parse_checkpoint, parse_note, parse_signature_line, parse_vkey, verify_cosignature
+from ..ledger.note import NoteError, parse_note, parse_signature_line, parse_vkey, verify_cosignature
 from ..store import backend, ledger
 from ..store.ledger_records import Block
 from ..store.port import Delete, Eq, Put, Update
 from .ledger import Draft, commit, new_entry_id, now_ms
 from .program import STAMP_NODE, allowed
+from .sealing import header_of
 from .signed import SignedRequest
 
 # A cosignature may be stamped this far ahead of the log's clock (skew: well inside the 600 s a reader allows
@@ -183,30 +184,28 @@ def listing() -> dict[str, Any]:
 
 
 def block_of_size(size: int) -> Block | None:
-    """The completed block whose checkpoint has ``size`` entries: the head, else a binary search by height."""
+    """The completed block whose checkpoint has ``size`` entries: the head (most cosign it), else a binary
+    search by height, since sizes grow with heights."""
     top = ledger.completed_height()
-    if top < 0:
-        return None
     low, high = 0, top
+    probe = top  # the newest first
     while low <= high:
-        middle = high if low == 0 and high == top else (low + high) // 2  # the newest first: most cosign it
-        block = ledger.get_block(middle)
+        block = ledger.get_block(probe)
         if block is None:
             return None
-        found = int(_size_of(block))
+        found = _size_of(block)
         if found == size:
             return block
         if found < size:
-            low = middle + 1
+            low = probe + 1
         else:
-            high = middle - 1
+            high = probe - 1
+        probe = (low + high) // 2
     return None
 
 
 def _size_of(block: Block) -> int:
-    import json
-
-    return int(json.loads(block.header)["log_size"])
+    return int(header_of(block)["log_size"])
 
 
 # signed-note readers may refuse a note of more than 100 signatures (Go's note.Open does): the log's own and 99
@@ -259,10 +258,9 @@ def submit(size: int, text: str, clock: Any = time.time) -> tuple[int, dict[str,
         when = verify_cosignature(body, signature, verifier)
     except NoteError as exc:
         raise _refused(f"the cosignature does not verify on the checkpoint of {size} entries: {exc}") from exc
-    sealed_at = _block_ts(block) // 1000
+    sealed_at = int(header_of(block)["ts"]) // 1000
     if not sealed_at - MAX_CLOCK_SKEW_SECONDS <= when <= int(clock()) + MAX_AHEAD_SECONDS:
         raise _refused(f"the cosignature's time {when} is before the block was sealed or ahead of the log's clock")
-    parse_checkpoint(body)  # the stored checkpoint is the log's own; this only guards against a damaged record
     line = signature.line
     stored = True
     try:
@@ -290,12 +288,6 @@ def _publish_cosigned(block: Block, size: int) -> None:
         from ..observability import logger
 
         logger.warning("the log bucket's checkpoint lacks a cosignature for now", extra={"size": size})
-
-
-def _block_ts(block: Block) -> int:
-    import json
-
-    return int(json.loads(block.header)["ts"])
 
 
 def _raise_cosigned(cosigner: Cosigner, size: int, when: int) -> None:

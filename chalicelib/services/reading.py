@@ -141,7 +141,7 @@ def checkpoint_with_cosignatures(record: Block) -> str:
     from .cosigners import lines_of
 
     text = _checkpoint_of(record)
-    return text + "".join(lines_of(int(json.loads(record.header)["log_size"])))
+    return text + "".join(lines_of(int(header_of(record)["log_size"])))
 
 
 def checkpoint() -> str:

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..errors import BlockUnavailable, CosignatureRefused, MalformedMessage, StorageError
 from ..ledger.cosigners import WitnessMemory, cosign_refusal, subchain_id, subchain_name
 from ..ledger.keys import public_key_from_jwk, raw_public
-from ..ledger.note import NoteError, cosignature_line, open_checkpoint, parse_vkey, vkey
+from ..ledger.note import Checkpoint, Note, NoteError, cosignature_line, open_checkpoint, parse_vkey, vkey
 from ..ledger.quarantine import is_height
 from ..ledger.verify import BlockOutcome, ChainState, KeyBook, NonceBook, VerificationError, verify_block
 
@@ -320,19 +320,30 @@ def cosign_head(store: SubchainStore, log: LogSource, witness: Witness, checkpoi
     return memory
 
 
+def _sealer_jwk(store: SubchainStore, height: int) -> dict[str, str] | None:
+    """The verified key that sealed block ``height`` of the sub-chain's copy."""
+    header = store.header(height)
+    key = store.get(str(header.get("sealer"))) if isinstance(header, dict) else None
+    return key.jwk if key is not None and key.jwk else None
+
+
+def _open(text: str, origin: str, jwk: dict[str, str]) -> tuple[Checkpoint, Note]:
+    """The checkpoint ``text``, signed by the sealer ``jwk`` under the key name ``origin`` (NoteError if not)."""
+    return open_checkpoint(text, parse_vkey(vkey(origin, public_key_from_jwk(jwk))))
+
+
 def _expected_origin(store: SubchainStore, log: LogSource, memory: Witnessed, origin: str | None) -> str | None:
     if origin or memory.origin:
         return origin or memory.origin
     if store.state().height == 0:
         return None  # the genesis checkpoint itself: checked against the genesis sealer below
     genesis = log.checkpoint(0)
-    header = store.header(0)
-    key = store.get(str(header.get("sealer"))) if isinstance(header, dict) else None
-    if genesis is None or key is None or not key.jwk:
+    jwk = _sealer_jwk(store, 0)
+    if genesis is None or jwk is None:
         return None
     named = genesis.split("\n", 1)[0]
     try:
-        open_checkpoint(genesis, parse_vkey(vkey(named, public_key_from_jwk(key.jwk))))
+        _open(genesis, named, jwk)
     except (NoteError, ValueError):
         return None
     return named
@@ -341,15 +352,12 @@ def _expected_origin(store: SubchainStore, log: LogSource, memory: Witnessed, or
 def _checked_checkpoint(store: SubchainStore, state: ChainState, memory: Witnessed, text: str, log: LogSource,
                         wanted: str | None) -> tuple[str | None, tuple[str, str] | None]:
     """(why not to cosign, None) or (None, (origin, checkpoint body)) for the head's checkpoint ``text``."""
-    header = store.header(state.height)
-    key = store.get(str(header.get("sealer"))) if isinstance(header, dict) else None
-    if key is None or not key.jwk:
+    jwk = _sealer_jwk(store, state.height)
+    if jwk is None:
         return "the head block's sealer key is not known to this sub-chain", None
-    expected = _expected_origin(store, log, memory, wanted)
-    origin = expected or text.split("\n", 1)[0]
+    origin = _expected_origin(store, log, memory, wanted) or text.split("\n", 1)[0]
     try:
-        verifier = parse_vkey(vkey(origin, public_key_from_jwk(key.jwk)))
-        checkpoint, note = open_checkpoint(text, verifier)
+        checkpoint, note = _open(text, origin, jwk)
     except (NoteError, ValueError) as exc:
         return f"the checkpoint is not signed by the head block's sealer for {origin!r}: {exc}", None
     refusal = cosign_refusal(memory.memory, checkpoint, state.log_size, bytes.fromhex(state.log_root))

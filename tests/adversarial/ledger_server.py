@@ -20,6 +20,7 @@ lists the ledger's ``cosigners`` when a test sets them.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -63,6 +64,14 @@ def cosigned(checkpoint: str, name: str = "witness.example/w1", key: Ed25519Priv
     key = key or Ed25519PrivateKey.generate()
     body = checkpoint[:checkpoint.index("\n\n") + 1]
     return checkpoint + note.cosignature_line(name, body, key, when)
+
+
+def flipped(line: str, byte: int) -> str:
+    """A signature line with one bit of byte ``byte`` of its key ID, time or signature flipped."""
+    dash, name, blob = line.rstrip("\n").split(" ")
+    raw = bytearray(base64.b64decode(blob))
+    raw[byte] ^= 1
+    return f"{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
 
 
 @dataclass(frozen=True)

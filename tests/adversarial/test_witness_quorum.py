@@ -22,7 +22,7 @@ from chalicelib.ledger.cosigners import cosigner_of
 from chalicelib.ledger.keys import raw_public
 from chalicelib.verifier import checkpoints
 from chalicelib.verifier.cli import main
-from tests.adversarial.ledger_server import TEXT, LedgerServer, Raw, RecordedLedger, Witness
+from tests.adversarial.ledger_server import TEXT, LedgerServer, Raw, RecordedLedger, Witness, flipped
 from tests.chainmaker import honest_and_fork
 
 HEIGHTS = 16
@@ -87,13 +87,6 @@ def _checkpoint(server, height: int = -1) -> str:
     return text
 
 
-def _flip(line: str, byte: int) -> str:
-    dash, name, blob = line.rstrip("\n").split(" ")
-    raw = bytearray(base64.b64decode(blob))
-    raw[byte] ^= 1
-    return f"{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
-
-
 # --- the quorum
 
 def test_a_quorum_of_trusted_witnesses_accepts_the_checkpoint(verify, server):
@@ -130,7 +123,7 @@ def test_without_witnesses_cosignatures_are_not_required(verify, server):
 @pytest.mark.parametrize("byte", [4, 11, 40], ids=["time", "signature", "signature-end"])
 def test_a_forged_cosignature_of_a_trusted_witness_is_refused_even_with_a_quorum(verify, server, byte):
     text = _checkpoint(server) + A.line(_checkpoint(server)) + B.line(_checkpoint(server))
-    forged = text + _flip(C.line(text), byte)
+    forged = text + flipped(C.line(text), byte)
     _serve(server, forged)
     code, out, _ = verify("checkpoint", "--vkey", VKEY, *trusting(A, B, C), "--quorum", "2")
     assert code == 1 and _last(out) == (f"FAILED: bad cosignature: /checkpoint: the cosignature by {described(C)}, a "
@@ -166,7 +159,7 @@ def test_a_cosignature_of_another_checkpoint_pasted_under_this_one_is_refused(ve
 
 def test_lines_of_untrusted_keys_are_ignored_and_never_counted(verify, server):
     text = _checkpoint(server) + A.line(_checkpoint(server)) + STRANGER.line(_checkpoint(server))
-    text += _flip(Witness.new(ORIGIN).line(text), 20)  # a forged line by another key: not ours to judge
+    text += flipped(Witness.new(ORIGIN).line(text), 20)  # a forged line by another key: not ours to judge
     text += f"{note.DASH} {A.name} " + base64.b64encode(b"\x00\x01\x02\x03" + bytes(72)).decode() + "\n"  # A's name,
     _serve(server, text)  # another key ID: another key's line
     code, out, _ = verify("checkpoint", "--vkey", VKEY, *trusting(A, B), "--quorum", "1")

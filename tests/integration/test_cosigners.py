@@ -16,6 +16,7 @@ from chalicelib.ledger.note import cosignature_line, cosigners_of, parse_note, p
 from chalicelib.services import reading
 from chalicelib.services.sealing import seal_pending_entries
 from tests.actors import Actor, answer, expect, register_consumer
+from tests.adversarial.ledger_server import flipped
 
 
 def _public(key: Ed25519PrivateKey) -> str:
@@ -140,11 +141,7 @@ def test_cosignatures_the_log_refuses_each_with_its_code(running, subs, chain):
     checkpoint = reading.checkpoint()
     size = int(parse_note(checkpoint).body.split("\n")[1])
     # a line that does not verify: one bit of the signature flipped
-    line = subs[0].line(checkpoint)
-    prefix, blob = line.rstrip("\n").rsplit(" ", 1)
-    raw = bytearray(base64.b64decode(blob))
-    raw[-1] ^= 1
-    forged = f"{prefix} {base64.b64encode(bytes(raw)).decode()}"
+    forged = flipped(subs[0].line(checkpoint), -1)
     _expect_cosig(http, size, forged, 400, "cosignature_invalid")
     # a cosignature of another checkpoint, sent under this size
     other = Sub(running.stamp)

@@ -14,7 +14,6 @@ And each agrees with ``chalicelib.verifier.checkpoints`` (the rule behind
 
 from __future__ import annotations
 
-import base64
 import itertools
 import time
 
@@ -24,7 +23,7 @@ from tlog_scales.tlog import Checkpoint
 
 from chalicelib.ledger import note
 from chalicelib.verifier import checkpoints
-from tests.adversarial.ledger_server import RecordedLedger, Witness
+from tests.adversarial.ledger_server import RecordedLedger, Witness, flipped
 from tests.chainmaker import ChainMaker
 from tests.interop.tools import aics_result, aics_verify, tlog_scales_quorum
 
@@ -48,13 +47,6 @@ def cosigned(*witnesses: Witness, height: int = -1) -> str:
     for witness in witnesses:
         text += witness.line(text, NOW)
     return text
-
-
-def _flip(line: str, byte: int) -> str:
-    dash, name, blob = line.rstrip("\n").split(" ")
-    raw = bytearray(base64.b64decode(blob))
-    raw[byte] ^= 1
-    return f"{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n"
 
 
 def _ours(text: str, witnesses: list[str]) -> int:
@@ -85,8 +77,8 @@ def test_tlog_scales_verifies_each_cosignature_our_code_made():
 def test_tlog_scales_refuses_a_changed_cosignature_line(byte):
     line = A.line(_checkpoint(), NOW)
     assert _tlog_scales_accepts(_checkpoint() + line, A.vkey)
-    assert not _tlog_scales_accepts(_checkpoint() + _flip(line, byte), A.vkey)
-    problem = checkpoints.quorum_problem(note.parse_note(_checkpoint() + _flip(line, byte)),
+    assert not _tlog_scales_accepts(_checkpoint() + flipped(line, byte), A.vkey)
+    problem = checkpoints.quorum_problem(note.parse_note(_checkpoint() + flipped(line, byte)),
                                          [note.parse_vkey(A.vkey)], 1, NOW)
     if byte < 4:  # another key ID: another key's line, which ours ignores as tlog-scales does
         assert problem == "cosigned by 0 of the 1 witnesses given, below the quorum of 1"
@@ -133,7 +125,7 @@ def test_aics_tlog_accepts_a_quorum_of_our_cosignatures_and_refuses_fewer():
 def test_aics_tlog_refuses_what_ours_refuses():
     trusted = [A.vkey, B.vkey]
     base = cosigned(A)
-    forged = base + _flip(B.line(base, NOW), 40)
+    forged = base + flipped(B.line(base, NOW), 40)
     ok, said = aics_verify(forged, LOG_VKEY, trusted, 1)
     assert not ok and said == f"cosignature from {B.name} failed verification"
     pasted = base + B.line(_checkpoint(2), NOW)

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -44,6 +45,13 @@ def go_environment(cache: Path) -> dict[str, str]:
     return env
 
 
+def missing(tools: str, reason: str) -> NoReturn:
+    """A stranger's tool is missing: a failure in CI (CI=true), which runs every interop test; a skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI runs the {tools} interop tests: {reason}")
+    pytest.skip(reason)
+
+
 def require_go() -> str:
     """The ``go`` command; the test fails in CI (CI=true) without it, and is skipped elsewhere."""
     go = shutil.which("go")
@@ -51,9 +59,7 @@ def require_go() -> str:
         return go
     reason = ("needs Go and Debian's golang.org/x/mod: apt-get install golang-go golang-golang-x-mod-dev "
               "(.ci/run installs them)")
-    if os.environ.get("CI"):
-        pytest.fail(f"CI runs the Go interop tests: {reason}")
-    pytest.skip(reason)
+    missing("Go", reason)
 
 
 def build_tlogcheck(out: Path) -> Path:
@@ -119,9 +125,7 @@ def require_python312() -> str:
         return python
     reason = ("aics-tlog needs Python 3.12 or newer: none on PATH (python3.12, python3.13, ...) nor under pyenv "
               "($PYENV_ROOT or ~/.pyenv/versions/3.12*); set COVENANT_PYTHON312 to one")
-    if os.environ.get("CI"):
-        pytest.fail(f"CI runs the aics-tlog interop tests: {reason}")
-    pytest.skip(reason)
+    missing("aics-tlog", reason)
 
 
 def aics_tlog_python() -> Path:
