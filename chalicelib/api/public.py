@@ -81,6 +81,15 @@ def cosigners() -> dict[str, Any]:
     return service.listing()
 
 
+@route(public_api, "/openapi.json", methods=["GET"])
+def openapi_document() -> dict[str, Any]:
+    """This API's OpenAPI 3.1 document, generated from the code (``api/openapi.py``)."""
+    query(public_api, set())
+    from .openapi import document
+
+    return document(public_api.current_app)
+
+
 @route(public_api, "/checkpoints/{size}/cosignatures", methods=["POST"], content_types=["application/json"])
 def submit_cosignature(size: str) -> Response:
     """A sub-chain's cosignature of the checkpoint of ``size`` entries. Not RFC 9421-signed: the line is
