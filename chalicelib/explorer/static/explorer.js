@@ -106,7 +106,7 @@ function checkpointPanel(checkpoint) {
 
 // --- views
 
-async function home(params) {
+async function home(_, params) {
   const head = await getJson("chain/head");
   const top = head.header.height;
   const before = params.get("before") !== null ? Math.min(Number(params.get("before")), top) : top;
@@ -418,6 +418,7 @@ async function render() {
   if (mine !== generation) return;
   target.replaceChildren(...content.filter(Boolean));
   target.setAttribute("aria-busy", "false");
+  document.body.dataset.rendered = String(mine); // which rendering is shown: tests wait on it
   target.focus({ preventScroll: true });
 }
 
