@@ -334,48 +334,37 @@ def test_the_explorer_in_a_real_browser(trade: Trade, browser: Any, subtests: An
 
     paid_block = re.compile(rf"/blocks/{trade.paid_height}(\?.*)?$")
 
-    with subtests.test("one byte of one entry in a served block: that entry and its block fail, named"):
+    def tampered(url: Any, pattern: str, route: str, shot: str) -> dict[str, tuple[str, str, str]]:
+        """The marks of the view at ``route`` when one byte of the answers at ``url`` is changed."""
         tab = Page(browser, api)
         try:
-            # the entry's time: its members are served in canonical order, so "ts" follows "id"
-            alteration = Alteration(rf'"id":\s*"{trade.paid_entry}",\s*"ts":\s*(\d+)')
-            tab.page.route(paid_block, alteration)
-            tab.open(f"#/block/{trade.paid_height}")
+            alteration = Alteration(pattern)
+            tab.page.route(url, alteration)
+            tab.open(route)
             assert alteration.done >= 1
-            marks = {m[0]: m for m in tab.marks()}
-            entry, block = marks[f"entry {trade.paid_entry}"], marks[f"block {trade.paid_height}"]
-            assert entry[1] == "failed" and trade.paid_entry in entry[2] and "not in block" in entry[2]
-            assert block[1] == "failed" and trade.paid_entry in block[2]
-            others = [m for k, m in marks.items() if k.startswith("entry ") and k != f"entry {trade.paid_entry}"]
-            assert all(m[1] == "verified" for m in others)
-            tab.shot("tampered-entry")
+            tab.shot(shot)
+            return {m[0]: m for m in tab.marks()}
         finally:
             tab.close()
+
+    with subtests.test("one byte of one entry in a served block: that entry and its block fail, named"):
+        # the entry's time: its members are served in canonical order, so "ts" follows "id"
+        marks = tampered(paid_block, rf'"id":\s*"{trade.paid_entry}",\s*"ts":\s*(\d+)', f"#/block/{trade.paid_height}",
+                         "tampered-entry")
+        entry, block = marks[f"entry {trade.paid_entry}"], marks[f"block {trade.paid_height}"]
+        assert entry[1] == "failed" and trade.paid_entry in entry[2] and "not in block" in entry[2]
+        assert block[1] == "failed" and trade.paid_entry in block[2]
+        others = [m for k, m in marks.items() if k.startswith("entry ") and k != f"entry {trade.paid_entry}"]
+        assert others and all(m[1] == "verified" for m in others)
 
     with subtests.test("one byte of a block header: the block fails, named"):
-        tab = Page(browser, api)
-        try:
-            alteration = Alteration(r'"header":\s*\{[^}]*"ts":\s*(\d+)')
-            tab.page.route(paid_block, alteration)
-            tab.open(f"#/block/{trade.paid_height}")
-            assert alteration.done >= 1
-            block = next(m for m in tab.marks() if m[0] == f"block {trade.paid_height}")
-            assert block[1] == "failed" and f"block {trade.paid_height}" in block[2]
-            tab.shot("tampered-header")
-        finally:
-            tab.close()
+        marks = tampered(paid_block, r'"header":\s*\{[^}]*"ts":\s*(\d+)', f"#/block/{trade.paid_height}",
+                         "tampered-header")
+        block = marks[f"block {trade.paid_height}"]
+        assert block[1] == "failed" and f"block {trade.paid_height}" in block[2]
 
     with subtests.test("one byte of the checkpoint: the checkpoint fails"):
-        tab = Page(browser, api)
-        try:
-            alteration = Alteration(r"^[^\n]*\n(\d+)\n")
-            tab.page.route(f"{api}/checkpoint", alteration)
-            tab.open()
-            assert alteration.done >= 1
-            checkpoint = [m for m in tab.marks() if m[0] == "checkpoint"]
-            assert checkpoint and all(m[1] == "failed" and "checkpoint" in m[2] for m in checkpoint)
-            blocks = [m for m in tab.marks() if m[0].startswith("block ")]
-            assert blocks and all(m[1] == "verified" for m in blocks)  # only what changed fails
-            tab.shot("tampered-checkpoint")
-        finally:
-            tab.close()
+        marks = tampered(f"{api}/checkpoint", r"^[^\n]*\n(\d+)\n", "", "tampered-checkpoint")
+        assert marks["checkpoint"][1] == "failed" and "checkpoint" in marks["checkpoint"][2]
+        blocks = [m for k, m in marks.items() if k.startswith("block ")]
+        assert blocks and all(m[1] == "verified" for m in blocks)  # only what changed fails

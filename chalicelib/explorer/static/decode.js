@@ -15,7 +15,7 @@ const ROLE = { consumer: "a consumer", merchant: "a merchant", stamp: "the stamp
 
 // type -> (data, entry) -> list of nodes making a sentence, the actor already named before it
 const SENTENCES = {
-  "node.registered": (d) => [`registered ${d.node} as ${ROLE[d.role] ?? d.role}`,
+  "node.registered": (d, e) => [`registered ${d.node === e.actor ? "itself" : d.node} as ${ROLE[d.role] ?? d.role}`,
     d.identity ? [" (", quote(d.identity.legal_name), `, licence ${d.identity.licence_number})`] : "",
     d.jwk ? ` with key ${short(d.jwk.kid, 16)}` : "", d.wallet ? [" and wallet ", walletLink(d.wallet)] : ""],
   "wallet.issued": (d) => ["issued wallet ", walletLink(d.wallet), " to ", nodeLink(d.node)],
