@@ -2,6 +2,7 @@
 
 from chalice import Chalice
 
+from chalicelib.api.explorer import explorer_api
 from chalicelib.api.program_api import program_api
 from chalicelib.api.public import public_api
 from chalicelib.api.routing import error_shape
@@ -13,6 +14,7 @@ app.register_middleware(error_shape, "http")  # first: it shapes every error ans
 app.register_middleware(observe, "all")
 app.register_blueprint(public_api)
 app.register_blueprint(program_api)
+app.register_blueprint(explorer_api)
 app.register_blueprint(events)
 
 __all__ = ["app", "subchain_handler"]  # subchain_handler: each operator sub-chain's own function (infra/)

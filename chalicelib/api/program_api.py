@@ -159,11 +159,13 @@ def rank() -> dict[str, Any]:
 
 @route(program_api, "/proposals", methods=["GET"])
 def list_proposals() -> dict[str, Any]:
-    params = query(program_api, {"status"})
+    params = query(program_api, {"status", "cursor", "limit"})
     status = params.get("status")
     if status is not None and status not in ("open", "passed", "rejected"):
         raise InvalidParameter("status is open, passed or rejected", field="status")
-    return governance.list_proposals(status)
+    offset = int_param("cursor", params["cursor"]) if "cursor" in params else 0
+    limit = int_param("limit", params["limit"], 1, 100) if "limit" in params else None
+    return governance.list_proposals(status, offset, limit)
 
 
 @route(program_api, "/proposals/{proposal_id}", methods=["GET"])
@@ -206,8 +208,11 @@ def wallet_history(wallet_id: str) -> dict[str, Any]:
 @route(program_api, "/orders/{order_id}", methods=["GET"])
 def get_order(order_id: str) -> dict[str, Any]:
     query(program_api, set())
+    from ..services.timeline import order_entries
+
     order = trading.get_order(order_id)
-    return {**trading.order_view(order), "finality": trading.finality(order)}
+    return {**trading.order_view(order), "finality": trading.finality(order),
+            "entries": order_entries(order_id)}
 
 
 @signed_route(program_api, "/subchains", "RegisterSubchain")

@@ -240,6 +240,22 @@ class History(Record):
 # --- trading
 
 
+@dataclass(frozen=True)
+class OrderEntry(Record):
+    """An entry about an order, at its place in the log: the order's timeline, indexed as blocks complete."""
+
+    KIND = "order_entry"
+    order_id: str
+    index: int
+    height: int
+    entry_id: str
+    type: str
+
+    @property
+    def key(self) -> Key:
+        return Key(f"order-entries#{self.order_id}", f"{self.index:016d}")
+
+
 OPEN_ORDER_STATES = ("placed", "paid")
 
 

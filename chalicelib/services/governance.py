@@ -77,9 +77,12 @@ def proposals_with(status: str) -> list[Proposal]:
     return backend.state().index(Proposal, proposals_index(status))
 
 
-def list_proposals(status: str | None = None) -> dict[str, Any]:
+def list_proposals(status: str | None = None, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+    """Oldest first; with ``limit``, one page from ``offset``, and ``next`` the offset of the following page."""
     found = [proposal_view(p) for s in ([status] if status else STATUSES) for p in proposals_with(s)]
-    return {"proposals": sorted(found, key=lambda p: (p["opened_at"], p["proposal"]))}
+    ordered = sorted(found, key=lambda p: (p["opened_at"], p["proposal"]))
+    end = len(ordered) if limit is None else offset + limit
+    return {"proposals": ordered[offset:end], "next": str(end) if end < len(ordered) else None}
 
 
 def _voter(signed: SignedRequest) -> Node:

@@ -41,7 +41,7 @@ from ..store import backend, broadcast
 from ..store import ledger as store
 from ..store.ledger_records import Block, Pending, StoredEntry, pending_ts
 from ..store.port import Change
-from . import tiles
+from . import tiles, timeline
 from .ledger import Clock, now_ms
 from .sealer_key import Signer
 
@@ -205,6 +205,7 @@ def complete_block(record: Block, prior: Block | None,
     if changes:
         store.record_sealer_keys(changes)
     tiles.publish_block(record, [stored[entry_id].body.encode("utf-8") for entry_id in record.ids])
+    timeline.index_block(height, first, entries)
     broadcast.publish_block(block_view(record, entries))
     store.delete_pending((store.shard_of(entry_id), stored[entry_id].seq) for entry_id in record.ids)
     store.advance_completed_height(height)

@@ -24,8 +24,8 @@ from chalicelib.api.routing import error_shape
 
 ROOT = Path(__file__).resolve().parents[2]
 ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-UNKNOWN_PATHS = ["/", "/nope", "/chain", "/chain/nope", "/orders/o-1/nope", "/blocks/1/2", "/.env",
-                 "/wp-admin/setup-config.php", "/a/b/c/d/e/f/g/h", "/" + "/".join("x" * 40)]
+UNKNOWN_PATHS = ["/explorer", "/explorer/a/b", "/nope", "/chain", "/chain/nope", "/orders/o-1/nope", "/blocks/1/2",
+                 "/.env", "/wp-admin/setup-config.php", "/a/b/c/d/e/f/g/h", "/" + "/".join("x" * 40)]
 NOT_JSON = [None, "text/plain", "application/x-www-form-urlencoded", "application/octet-stream",
             "multipart/form-data; boundary=x", "application/jsonx", "text/json", "image/png"]
 
