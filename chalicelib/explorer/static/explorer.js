@@ -9,6 +9,7 @@ import {
 } from "./trust.js";
 
 const BLOCKS_PAGE = 10;
+const KINDS = { sealer: "log signature (the sealer)", cosigner: "cosignature (a sub-chain)", unknown: "a line no listed key signs" };
 const ENTRIES_PAGE = 50;
 const LIST_PAGE = 20;
 const PARALLEL = 6;
@@ -90,9 +91,10 @@ function chainStatus() {
 function checkpointPanel(checkpoint) {
   const { verdict } = checkpoint;
   const rows = verdict.signatures.map((s) => [
-    h("code", { text: s.name }), s.kind === "log" ? "log signature (the sealer)" : "cosignature (a sub-chain)",
+    h("code", { text: s.name }), KINDS[s.kind] ?? s.kind,
     s.time ? when(Number(s.time) * 1000) : "—",
-    markFor(`${s.kind === "log" ? "signature" : "cosignature"} ${s.name}`, Promise.resolve({ ok: s.ok, reason: s.reason || (s.ok ? "signature verifies" : "signature does not verify") })),
+    s.kind === "unknown" ? `not checked: ${s.reason}`
+      : markFor(`${s.kind === "sealer" ? "signature" : "cosignature"} ${s.name}`, Promise.resolve({ ok: s.ok, reason: s.reason })),
   ]);
   return h("section", { class: "card", "aria-labelledby": "checkpoint-title" },
     h("h2", { id: "checkpoint-title" }, "Signed checkpoint ", markFor("checkpoint", Promise.resolve(verdict))),

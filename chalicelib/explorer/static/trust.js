@@ -154,8 +154,7 @@ export async function checkCheckpoint(text, block) {
       const sealed = await checkBlock(block);
       if (!sealed.ok) return { ...result, signatures, ok: false, reason: `checkpoint: its block failed: ${sealed.reason}` };
     }
-    const cosigned = signatures.filter((s) => s.kind !== "log" && s.ok).length;
-    return { ...result, signatures, reason: `checkpoint of ${result.size} entries: log signature and ${cosigned} cosignature(s) verify` };
+    return { ...result, signatures, reason: `checkpoint of ${result.size} entries: ${result.reason}` };
   } catch (error) {
     return { ok: false, reason: `checkpoint: ${error.message}`, signatures: [] };
   }
