@@ -134,6 +134,20 @@ def program_clock(monkeypatch: pytest.MonkeyPatch):
     return SimpleNamespace(advance=advance)
 
 
+@pytest.fixture(autouse=True)
+def _answers_follow_the_document(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every answer a test gets through chalice.test's client is checked against GET /openapi.json."""
+    from chalice.test import TestHTTPClient
+
+    from tests.contract_check import checked
+
+    seen: list[str] = []
+    monkeypatch.setattr(TestHTTPClient, "request", checked(TestHTTPClient.request, seen))
+    yield
+    if os.environ.get("COVENANT_CONTRACT_CHECK") != "off":
+        assert not seen, "answers that break the OpenAPI document:\n" + "\n".join(dict.fromkeys(seen))
+
+
 @pytest.fixture
 def http(chain):
     from chalice.test import Client

@@ -12,7 +12,7 @@ from pathlib import Path
 from chalice.app import Blueprint, Response
 
 from ..errors import NotFound
-from .routing import query, route
+from .routing import route
 
 STATIC = Path(__file__).resolve().parent.parent / "explorer" / "static"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -35,13 +35,14 @@ def _file(name: str) -> Response:
     return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
 
 
-@route(explorer_api, "/", methods=["GET"], content_type=TYPES[".html"])
+@route(explorer_api, "/", methods=["GET"], content_type=TYPES[".html"], tag="explorer")
 def explorer_page() -> Response:
-    query(explorer_api, set())
+    """The ledger explorer: a page that shows the ledger and checks what it shows in the browser."""
     return _file("index.html")
 
 
-@route(explorer_api, "/explorer/{name}", methods=["GET"], content_type="text/plain")
+@route(explorer_api, "/explorer/{name}", methods=["GET"], content_type=", ".join(sorted(set(TYPES.values()))),
+       errors=("not_found",), tag="explorer")
 def explorer_file(name: str) -> Response:
-    query(explorer_api, set())
+    """One of the explorer's own files (scripts, style, icon)."""
     return _file(name)

@@ -1,71 +1,66 @@
 """The OpenAPI 3.1 document of the API, generated from the code and never written by hand.
 
-Every route and method the Chalice app registers is in it (``app.routes``); path
-parameters come from the route's pattern; query parameters from the
-``query(bp, {...})`` call each read view makes; request bodies from the
-pydantic models of ``api/bodies.py`` that ``signed_route`` records in
-``BODY_MODELS`` (schemas by pydantic's ``models_json_schema``, which are
-OpenAPI 3.1 JSON Schema); the four headers every signed request carries (RFC
-9421 and the idempotency key); and the one error shape, ``{"error": {...}}``,
-for every 4xx and 5xx answer.
+Every route is registered through ``route`` or ``signed_route`` (api/routing.py,
+api/signed_routes.py), which record what it takes and answers in ``SPECS``: its
+query parameters (the same declarations that check each request), the request
+body's pydantic model (api/bodies.py), the answer's pydantic model
+(api/answers.py) or media type, its success statuses, and the error codes its
+own work can give. To those this module adds what every route of a kind shares:
+path parameters from the route's pattern, the four headers every signed request
+carries (RFC 9421 and the idempotency key), the codes of signature checking and
+idempotency, and the codes the platform and the gateway answer themselves. Each
+error status is documented with exactly its codes (``errors.CODES``), as an enum
+of the one error shape.
 
-Not yet here: response models (a 200 or 201 answer is documented as a JSON
-object, a checkpoint as text, a tile as bytes) and the exact error codes each
-route can give; both come with the response models.
-
-Imported only by ``GET /openapi.json``, and built once per process.
+A unit test fails if a route of ``app.routes`` is missing; the test suite holds
+every answer it sees to this document (tests/contract_check.py); schemathesis
+fuzzes the API against it. Imported only by ``GET /openapi.json``, built once
+per process.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
-import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalice.app import Chalice, RouteEntry
+from chalice.app import Chalice
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic.json_schema import JsonSchemaMode
+
+from ..errors import CODES
+from .routing import SPECS, Query, Spec
 
 OPENAPI_VERSION = "3.1.0"
 _PATH_PARAM = re.compile(r"\{([^}/]+)\}")
 _CACHE: dict[int, dict[str, Any]] = {}
-TEXT_ROUTES = frozenset({"/checkpoint", "/blocks/{h}/checkpoint"})
-TILE_PREFIX = "/tile/"
-UNSIGNED_BODIES = {"/checkpoints/{size}/cosignatures": "SubmitCosignature"}
-# Statuses a route may answer with the error shape: every route (400, 404, 405, 415, 500 and the
-# gateway's 429, 503, 504), and what signed requests add (401, 403, 409, 413).
-READ_ERRORS = (400, 404, 405, 415, 429, 500, 503, 504)
-SIGNED_ERRORS = (400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503, 504)
+
+# What every route can answer without its own work: a malformed path parameter or query, a Content-Type
+# Chalice refuses, the gateway's limits, and failures of the platform or the storage.
+EVERY_ROUTE = ("invalid_parameter", "request_refused", "unsupported_media_type", "request_too_large",
+               "too_many_requests", "internal_error", "storage_unavailable", "timeout")
+# What every signed request can answer: its body, its signature, its key, its idempotency, the program's state.
+EVERY_SIGNED = ("invalid_body", "signature_missing", "signature_malformed", "signature_incomplete",
+                "signature_expired", "clock_skew", "digest_mismatch", "unsupported_algorithm", "nonce_reused",
+                "bad_signature", "unknown_key", "key_revoked", "idempotency_key_reused", "request_in_progress",
+                "conflict", "entry_too_large", "program_not_running", "chain_not_started")
 SIGNATURE_HEADERS = {
-    "Signature": "RFC 9421 signature of the request by the caller's registered Ed25519 key.",
-    "Signature-Input": "RFC 9421 signature parameters: covered components, keyid, created, nonce.",
-    "Content-Digest": "RFC 9530 digest of the body (sha-256), covered by the signature.",
-    "Idempotency-Key": "The request's idempotency key: a retry with the same key gets the first answer back.",
+    "Signature": "RFC 9421 signature of the request by the caller's registered Ed25519 key (label sig1).",
+    "Signature-Input": "RFC 9421 signature parameters: the covered components (@method, @target-uri, "
+                       "content-digest, idempotency-key), keyid, alg=\"ed25519\", created, expires, nonce.",
+    "Content-Digest": "RFC 9530 digest of the body: sha-256=:<base64>:, covered by the signature.",
+    "Idempotency-Key": "The request's idempotency key: a retry with the same key and body gets the first answer "
+                       "back, with Idempotent-Replayed: true.",
 }
-_DESCRIPTIONS = {
-    400: "Invalid parameter or body.", 401: "Missing or invalid signature.", 403: "Forbidden.",
-    404: "Not found.", 405: "Method not allowed.", 409: "Conflict with the current state.",
-    413: "Request too large.", 415: "Content-Type is not application/json.", 429: "Too many requests.",
-    500: "Internal error.", 503: "Service unavailable; retry later.", 504: "Timed out; retry later.",
-}
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["error"],
-    "additionalProperties": False,
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "A stable, machine-readable code."},
-                "message": {"type": "string"},
-                "field": {"type": "string", "description": "The parameter, header or body field at fault."},
-                "details": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-    },
-}
-_OBJECT = {"type": "object", "additionalProperties": True}
+_PATH_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
+_CACHE_HEADER = {"Cache-Control": {"description": "How long the answer may be kept: immutable for sealed "
+                                                  "blocks, proofs and full tiles; no-cache otherwise.",
+                                   "schema": {"type": "string"}}}
+_REPLAYED_HEADER = {"Idempotent-Replayed": {"description": "true when this is a retry's copy of the first answer.",
+                                            "schema": {"type": "string", "enum": ["true"]}}}
+_STATUS_WORDS = {200: "OK", 201: "Created"}
 
 
 def document(app: Chalice) -> dict[str, Any]:
@@ -76,109 +71,144 @@ def document(app: Chalice) -> dict[str, Any]:
 
 
 def build(app: Chalice) -> dict[str, Any]:
-    from pydantic.json_schema import models_json_schema
-
-    from .signed_routes import BODY_MODELS, body_model
-
-    bodies = {**BODY_MODELS, **UNSIGNED_BODIES}
-    models = sorted(set(bodies.values()))
-    _, defs = models_json_schema([(body_model(name), "validation") for name in models],
-                                 ref_template="#/components/schemas/{model}")
-    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
-    schemas["Error"] = ERROR_SCHEMA
+    missing = sorted(f"{method} {path}" for path, methods in app.routes.items() for method in methods
+                     if (method, path) not in SPECS)
+    if missing:
+        raise ValueError(f"routes registered without route() or signed_route(): {', '.join(missing)}")
+    specs = [SPECS[(method, path)] for path in sorted(app.routes) for method in sorted(app.routes[path])]
+    schemas = _schemas(specs)
     paths: dict[str, Any] = {}
-    for path in sorted(app.routes):
-        item: dict[str, Any] = {}
-        for method, entry in sorted(app.routes[path].items()):
-            signed = method == "POST" and path in BODY_MODELS
-            item[method.lower()] = _operation(path, method, entry, bodies.get(path) if method == "POST" else None,
-                                              signed)
-        paths[path] = item
+    for spec in specs:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "Covenant",
             "version": "1",
-            "description": "A verifiable ledger's API. Generated from the code; response bodies are documented "
-                           "as generic objects until response models are added.",
+            "description": "A verifiable commerce ledger's API: the public read API of LEDGER.md, the signed "
+                           "writes of the management program, and the explorer. Generated from the code. Amounts "
+                           "are integers of minor units; times are milliseconds since the epoch. Every error "
+                           "answers {\"error\": {\"code\", \"message\", \"field\"?}} with a stable code.",
         },
+        "tags": [{"name": name} for name in sorted({spec.tag for spec in specs})],
         "paths": paths,
-        "components": {"schemas": schemas, "responses": {"Error": _error_response("An error.")}},
+        "components": {"schemas": schemas},
     }
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+def _schemas(specs: list[Spec]) -> dict[str, Any]:
+    from pydantic.json_schema import models_json_schema
+
+    from . import answers
+    from .signed_routes import body_model
+
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (body_model(name), "validation") for name in sorted({s.body for s in specs if s.body})]
+    models += [(getattr(answers, name), "serialization") for name in sorted({s.answer for s in specs if s.answer})]
+    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas["Error"] = _error_schema(sorted(CODES))
+    return schemas
 
 
-def _operation(path: str, method: str, entry: RouteEntry, model: str | None, signed: bool) -> dict[str, Any]:
-    view = inspect.unwrap(entry.view_function)
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}
-        for name in _PATH_PARAM.findall(path)
-    ]
-    for name, required in _query_params(view):
-        parameters.append({"name": name, "in": "query", "required": required, "schema": {"type": "string"}})
-    if signed:
-        parameters.extend({"name": name, "in": "header", "required": True, "description": description,
-                           "schema": {"type": "string", "minLength": 1}}
-                          for name, description in SIGNATURE_HEADERS.items())
-    operation: dict[str, Any] = {"operationId": f"{view.__name__}_{method.lower()}"}
+def _error_schema(codes: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "enum": codes, "description": "A stable, machine-readable code."},
+                "message": {"type": "string"},
+                "field": {"type": "string", "description": "The parameter, header or body member at fault."},
+                "details": {"type": ["array", "object"],
+                            "description": "More about the refusal: every problem of an invalid body (a list, "
+                                           "each with its field), or the state that refused it (an object)."},
+            },
+        }},
+    }
+
+
+def _query_parameter(q: Query) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if q.kind == "integer":
+        schema = {"type": "integer", "minimum": q.low, "maximum": q.high}
+    else:
+        schema = {"type": "string", "maxLength": q.max_length}
+        if q.choices:
+            schema["enum"] = list(q.choices)
+    if q.default is not None:
+        schema["default"] = q.default
+    return {"name": q.name, "in": "query", "required": q.required, "description": q.description, "schema": schema}
+
+
+def codes_of(spec: Spec) -> dict[int, list[str]]:
+    """Each error status the route can answer, with its codes."""
+    codes = {*EVERY_ROUTE, *spec.errors, *(EVERY_SIGNED if spec.kind == "signed" else ())}
+    if spec.kind != "read":
+        codes.add("invalid_body")
+    by_status: dict[int, set[str]] = {}
+    for code in codes:
+        statuses, _ = CODES[code]
+        for status in statuses:
+            by_status.setdefault(status, set()).add(code)
+    return {status: sorted(found) for status, found in sorted(by_status.items())}
+
+
+def _operation(spec: Spec) -> dict[str, Any]:
+    view = inspect.unwrap(spec.view)
+    parameters: list[dict[str, Any]] = [{"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMA}
+                                        for name in _PATH_PARAM.findall(spec.path)]
+    parameters += [_query_parameter(q) for q in spec.query]
+    if spec.kind == "signed":
+        parameters += [{"name": name, "in": "header", "required": True, "description": text,
+                        "schema": {"type": "string", "minLength": 1}} for name, text in SIGNATURE_HEADERS.items()]
+    operation: dict[str, Any] = {"operationId": view.__name__, "tags": [spec.tag]}
     doc = inspect.getdoc(view)
     if doc:
-        operation["summary"] = doc.splitlines()[0]
+        operation["summary"] = doc.splitlines()[0].rstrip(".")
         operation["description"] = doc
+    if spec.kind == "signed":
+        operation["description"] = (doc + "\n\n" if doc else "") + \
+            "A signed request (RFC 9421, Ed25519) by a registered node's key; see the signature headers."
     if parameters:
         operation["parameters"] = parameters
-    if model is not None:
+    if spec.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.body}"}}},
         }
     responses: dict[str, Any] = {}
-    if signed:
-        responses["200"] = {"description": "The answer (or, with Idempotent-Replayed, the first answer again).",
-                            "content": {"application/json": {"schema": _OBJECT}}}
-        responses["201"] = {"description": "Created.", "content": {"application/json": {"schema": _OBJECT}}}
-    elif path in TEXT_ROUTES:
-        responses["200"] = {"description": "A signed checkpoint (C2SP tlog-checkpoint).",
-                            "content": {"text/plain": {"schema": {"type": "string"}}}}
-    elif path.startswith(TILE_PREFIX):
-        responses["200"] = {"description": "A tile (C2SP tlog-tiles).",
-                            "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                                "contentMediaType":
-                                                                                "application/octet-stream"}}}}
-    else:
-        responses["200"] = {"description": "The answer.", "content": {"application/json": {"schema": _OBJECT}}}
-        if method == "POST":
-            responses["201"] = {"description": "Kept.", "content": {"application/json": {"schema": _OBJECT}}}
-    for status in SIGNED_ERRORS if signed or method == "POST" else READ_ERRORS:
-        responses[str(status)] = _error_response(_DESCRIPTIONS[status])
+    for status in spec.statuses:
+        responses[str(status)] = _success(spec, status)
+    for status, codes in codes_of(spec).items():
+        responses[str(status)] = {
+            "description": "; ".join(f"{code}: {CODES[code][1]}" for code in codes),
+            "content": {"application/json": {"schema": {
+                "allOf": [{"$ref": "#/components/schemas/Error"}],
+                "properties": {"error": {"properties": {"code": {"enum": codes}}}},
+            }}},
+        }
     operation["responses"] = responses
     return operation
 
 
-def _query_params(view: Any) -> list[tuple[str, bool]]:
-    """``(name, required)`` for each query parameter the view's ``query(bp, {...})`` call allows.
-
-    Required: the view passes ``params.get(name)`` straight to ``int_param``, which refuses it missing.
-    """
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(view)))
-    except (OSError, TypeError, SyntaxError):
-        return []
-    allowed: list[str] = []
-    required: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            continue
-        if node.func.id == "query" and len(node.args) == 2 and isinstance(node.args[1], ast.Set):
-            allowed.extend(str(e.value) for e in node.args[1].elts if isinstance(e, ast.Constant))
-        if node.func.id == "int_param" and len(node.args) >= 2:
-            raw = node.args[1]
-            if isinstance(raw, ast.Call) and isinstance(raw.func, ast.Attribute) and raw.func.attr == "get" \
-                    and len(raw.args) == 1 and isinstance(raw.args[0], ast.Constant):
-                required.add(str(raw.args[0].value))
-    return [(name, name in required) for name in sorted(allowed)]
+def _success(spec: Spec, status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": _STATUS_WORDS.get(status, "OK")}
+    if spec.answer is not None:
+        schema: dict[str, Any] = {"$ref": f"#/components/schemas/{spec.answer}"}
+        answer["content"] = {"application/json": {"schema": schema}}
+    elif spec.media.startswith("application/octet-stream"):
+        answer["content"] = {"application/octet-stream": {"schema": {"type": "string",
+                                                                       "contentMediaType": "application/octet-stream"}}}
+    else:
+        answer["content"] = {media.split(";")[0].strip(): {"schema": {"type": "string"}}
+                             for media in spec.media.split(", ")}
+    if spec.kind == "signed":
+        answer["headers"] = dict(_REPLAYED_HEADER)
+    elif spec.method == "GET":
+        answer["headers"] = dict(_CACHE_HEADER)
+    return answer

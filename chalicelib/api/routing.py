@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from chalice.app import Blueprint, Response
 
@@ -45,6 +46,7 @@ JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 _DIGITS = re.compile(r"^[0-9]{1,16}$")
 _PATH_PARAM = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_PATH_NAMES = re.compile(r"\{([^}/]+)\}")
 
 
 def error_response(error: CovenantError, status: int | None = None,
@@ -52,18 +54,84 @@ def error_response(error: CovenantError, status: int | None = None,
     return Response(body=error.to_body(), status_code=status or error.status, headers={**(headers or {}), **JSON})
 
 
-def route(bp: Blueprint, path: str, cache: str | None = None, content_type: str | None = None,
+@dataclass(frozen=True)
+class Query:
+    """One query parameter a read route takes: it drives both the check of each request and the document."""
+
+    name: str
+    description: str
+    kind: Literal["integer", "string"] = "integer"
+    low: int = 0
+    high: int = MAX_SAFE_INTEGER
+    required: bool = False
+    default: int | str | None = None
+    choices: tuple[str, ...] = ()
+    max_length: int = 200
+
+    def value(self, raw: str | None) -> int | str | None:
+        """The parameter's value from its text, the default when absent, or a 400 naming it."""
+        if raw is None:
+            if self.required:
+                raise InvalidParameter(f"{self.name} is required", field=self.name)
+            return self.default
+        if self.kind == "integer":
+            return int_param(self.name, raw, self.low, self.high)
+        if self.choices and raw not in self.choices:
+            raise InvalidParameter(f"{self.name} is one of {', '.join(self.choices)}", field=self.name)
+        if len(raw) > self.max_length:
+            raise InvalidParameter(f"{self.name} is at most {self.max_length} characters", field=self.name)
+        return raw
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one route and method take and answer, as registered: ``GET /openapi.json`` is made of these."""
+
+    method: str
+    path: str
+    view: Callable[..., Any]
+    kind: Literal["read", "signed", "unsigned"]
+    query: tuple[Query, ...] = ()
+    answer: str | None = None  # the answer's model in api/answers.py (JSON answers)
+    statuses: tuple[int, ...] = (200,)
+    errors: tuple[str, ...] = ()  # the codes this route's own work can answer (errors.CODES has their statuses)
+    media: str = "application/json"
+    body: str | None = None  # the request body's model in api/bodies.py
+    cache: str | None = None
+    tag: str = "ledger"
+
+
+# (method, path) -> its Spec, for every route registered through route() or signed_route()
+SPECS: dict[tuple[str, str], Spec] = {}
+
+
+def register(spec: Spec) -> None:
+    clash = {q.name for q in spec.query} & set(_PATH_NAMES.findall(spec.path))
+    if clash:
+        raise ValueError(f"{spec.path}: query parameters {clash} share a name with its path parameters")
+    SPECS[(spec.method, spec.path)] = spec
+
+
+def route(bp: Blueprint, path: str, *, methods: list[str], params: tuple[Query, ...] = (), answer: str | None = None,
+          errors: tuple[str, ...] = (), cache: str | None = None, content_type: str | None = None,
+          statuses: tuple[int, ...] = (200,), body: str | None = None, tag: str = "ledger",
           **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """A read route answering JSON, or, with ``content_type``, the bytes or text the view returns.
 
-    A view may return ``(body, cache)`` to choose its Cache-Control per answer.
+    The view is called with the path parameters and the declared query parameters (``params``), checked and
+    typed; any other query parameter, or one given twice, is a 400. A view may return ``(body, cache)`` to
+    choose its Cache-Control per answer, or a whole ``Response``.
     """
-    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        declared = {q.name: q for q in params}
+
         @functools.wraps(view)
         def handler(*args: Any, **kwargs: Any) -> Response:
             try:
                 check_path_params(kwargs)
-                body = view(*args, **kwargs)
+                given = query(bp, set(declared))
+                values = {name: q.value(given.get(name)) for name, q in declared.items()}
+                body = view(*args, **kwargs, **values)
             except CovenantError as error:
                 logger.info("request refused", extra={"code": error.code, "field": error.field})
                 return error_response(error)
@@ -79,10 +147,14 @@ def route(bp: Blueprint, path: str, cache: str | None = None, content_type: str 
             headers["Cache-Control"] = answer_cache
             return Response(body=body, status_code=200, headers=headers)
 
-        bp.route(path, **options)(handler)
+        for method in methods:
+            register(Spec(method=method, path=path, view=view, kind="read" if method == "GET" else "unsigned",
+                          query=params, answer=answer, statuses=statuses, errors=errors,
+                          media=content_type or "application/json", body=body, cache=cache, tag=tag))
+        bp.route(path, methods=methods, **options)(handler)
         return view
 
-    return register
+    return decorate
 
 
 def check_path_params(params: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ from ..errors import Conflict, CovenantError, InvalidParameter, UnsupportedMedia
 from ..observability import logger
 from ..services.signed import SignedRequest, authenticate
 from ..settings import get_settings
-from .routing import JSON, check_path_params, error_response
+from .routing import JSON, Spec, check_path_params, error_response
+from .routing import register as register_spec
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -93,15 +94,19 @@ def _registering_jwk(text: str) -> dict[str, Any] | None:
 BODY_MODELS: dict[str, str] = {}
 
 
-def signed_route(bp: Blueprint, path: str, model: str,
-                 registration: bool = False) -> Callable[[Callable[..., Answer]], Any]:
+def signed_route(bp: Blueprint, path: str, model: str, *, answer: str, status: int, errors: tuple[str, ...] = (),
+                 tag: str = "ledger", registration: bool = False) -> Callable[[Callable[..., Answer]], Any]:
     """``view(signed, body, **path_params) -> (status, answer)``, reached only by a valid signed request.
 
-    ``model`` names the body's pydantic model in ``api/bodies.py``.
+    ``model`` names the body's pydantic model in ``api/bodies.py``, ``answer`` the answer's in
+    ``api/answers.py``; ``status`` is the answer's (201 when the request made something, else 200), and
+    ``errors`` the codes the route's own work can answer (those of every signed request are added).
     """
     BODY_MODELS[path] = model
 
     def register(view: Callable[..., Answer]) -> Callable[..., Answer]:
+        register_spec(Spec(method="POST", path=path, view=view, kind="signed", answer=answer, statuses=(status,),
+                           errors=errors, body=model, tag=tag))
         @functools.wraps(view)
         def handler(**params: Any) -> Response:
             request = bp.current_request

@@ -38,16 +38,41 @@ def test_every_route_and_method_is_documented(app, spec):
 
 def test_path_parameters_come_from_the_pattern(spec):
     params = spec["paths"]["/orders/{order_id}/payment"]["post"]["parameters"]
-    assert {"name": "order_id", "in": "path"}.items() <= params[0].items()
-    assert params[0]["required"] is True
+    assert [p["name"] for p in params if p["in"] == "path"] == ["order_id"]
+    tile = spec["paths"]["/tile/{level}/{a}/{b}"]["get"]["parameters"]
+    assert [p["name"] for p in tile if p["in"] == "path"] == ["level", "a", "b"]
 
 
-def test_query_parameters_come_from_the_views(spec):
-    params = {p["name"]: p["required"] for p in spec["paths"]["/proofs/inclusion"]["get"]["parameters"]}
-    assert params == {"index": True, "size": True}
-    params = {p["name"]: p["required"] for p in spec["paths"]["/blocks/{h}"]["get"]["parameters"]
-              if p["in"] == "query"}
-    assert params == {"cursor": False, "limit": False}
+def test_query_parameters_are_the_routes_declarations(spec):
+    """The declarations that check each request are the document's: names, types, bounds, defaults."""
+    from chalicelib.api.routing import SPECS
+
+    params = {p["name"]: p for p in spec["paths"]["/proofs/inclusion"]["get"]["parameters"]}
+    assert params["index"]["required"] and params["index"]["schema"]["type"] == "integer"
+    assert params["size"]["schema"]["minimum"] == 1
+    block = {p["name"]: p for p in spec["paths"]["/blocks/{h}"]["get"]["parameters"] if p["in"] == "query"}
+    assert block["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500}
+    status = next(p for p in spec["paths"]["/proposals"]["get"]["parameters"] if p["name"] == "status")
+    assert status["schema"]["enum"] == ["open", "passed", "rejected"]
+    for (method, path), declared in SPECS.items():
+        operation = spec["paths"][path][method.lower()]
+        documented = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+        assert documented == [q.name for q in declared.query], path
+
+
+def test_a_declared_query_parameter_is_checked_as_documented(http):
+    assert http.get("/proofs/inclusion?index=0").status_code == 400  # size is required
+    answer = http.get("/blocks/0?limit=1001")
+    assert answer.status_code == 400 and b'"field":"limit"' in answer.body.replace(b" ", b"")
+    assert http.get("/proposals?status=maybe").status_code == 400
+    assert http.get("/rank?sort=up").status_code == 400  # not declared
+
+
+def test_a_query_parameter_may_not_share_a_path_parameters_name():
+    from chalicelib.api.routing import Query, Spec, register
+
+    with pytest.raises(ValueError, match="share a name"):
+        register(Spec("GET", "/x/{h}", view=lambda: None, kind="read", query=(Query("h", "clash"),)))
 
 
 def test_every_signed_route_has_its_body_schema_and_the_signature_headers(spec):
@@ -62,40 +87,105 @@ def test_every_signed_route_has_its_body_schema_and_the_signature_headers(spec):
         assert model in schemas
         headers = {p["name"] for p in operation["parameters"] if p["in"] == "header" and p["required"]}
         assert headers == SIGNATURE_HEADERS, path
-        assert operation["responses"]["401"]["content"]["application/json"]["schema"] == \
-            {"$ref": "#/components/schemas/Error"}
+        assert "bad_signature" in _codes(operation, 401) and "nonce_reused" in _codes(operation, 401)
+        assert "idempotency_key_reused" in _codes(operation, 409)
 
 
-def test_the_body_schema_is_pydantics(spec):
-    from chalicelib.api.bodies import SubmitCosignature
+def _codes(operation, status):
+    schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+    assert schema["allOf"] == [{"$ref": "#/components/schemas/Error"}]
+    return schema["properties"]["error"]["properties"]["code"]["enum"]
+
+
+def test_every_answer_has_its_model(spec):
+    """Every JSON success answer refers to its model in api/answers.py, and the model forbids strangers."""
+    from chalicelib.api import answers
+
+    schemas = spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if not status.startswith("2"):
+                    continue
+                content = response["content"]
+                if "application/json" in content:
+                    name = content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+                    assert hasattr(answers, name), (path, method)
+                    assert name == "Document" or schemas[name].get("additionalProperties") is False, name
+    assert spec["paths"]["/orders/{order_id}"]["get"]["responses"]["200"]["content"]["application/json"] == \
+        {"schema": {"$ref": "#/components/schemas/Order"}}
+
+
+def test_error_codes_are_the_routes_own_and_each_status_has_its_own(spec):
+    from chalicelib.errors import CODES
 
     cosign = spec["paths"]["/checkpoints/{size}/cosignatures"]["post"]
-    assert cosign["requestBody"]["content"]["application/json"]["schema"]["$ref"] == \
-        "#/components/schemas/SubmitCosignature"
-    assert not any(p["in"] == "header" for p in cosign["parameters"])
-    expected = SubmitCosignature.model_json_schema()["properties"]["cosignature"]
-    assert spec["components"]["schemas"]["SubmitCosignature"]["properties"]["cosignature"] == expected
-
-
-def test_media_types_of_checkpoints_and_tiles(spec):
-    for path in ("/checkpoint", "/blocks/{h}/checkpoint"):
-        assert set(spec["paths"][path]["get"]["responses"]["200"]["content"]) == {"text/plain"}
-    tiles = [path for path in spec["paths"] if path.startswith("/tile/")]
-    assert len(tiles) == 5
-    for path in tiles:
-        assert set(spec["paths"][path]["get"]["responses"]["200"]["content"]) == {"application/octet-stream"}
-
-
-def test_every_error_answer_uses_the_error_component(spec):
-    error = spec["components"]["schemas"]["Error"]
-    assert error["required"] == ["error"]
-    assert set(error["properties"]["error"]["required"]) == {"code", "message"}
+    assert _codes(cosign, 404) == ["checkpoint_unknown", "cosigner_unknown"]
+    assert "cosigner_retired" in _codes(cosign, 409)
+    assert "401" not in cosign["responses"]  # not RFC 9421-signed
+    payment = spec["paths"]["/orders/{order_id}/payment"]["post"]
+    assert "insufficient_funds" in _codes(payment, 409) and "not_the_buyer" in _codes(payment, 403)
+    assert "insufficient_funds" not in _codes(spec["paths"]["/orders/{order_id}/receipt"]["post"], 409)
+    head = spec["paths"]["/chain/head"]["get"]
+    assert set(head["responses"]) == {"200", "400", "413", "415", "429", "500", "503", "504"}
+    assert _codes(head, 503) == ["chain_not_started", "storage_unavailable"]
     for item in spec["paths"].values():
         for operation in item.values():
-            for status, response in operation["responses"].items():
-                if int(status) >= 400:
-                    assert response["content"]["application/json"]["schema"] == \
-                        {"$ref": "#/components/schemas/Error"}
+            for status in operation["responses"]:
+                if status.startswith(("4", "5")):
+                    for code in _codes(operation, status):
+                        assert int(status) in CODES[code][0], (code, status)
+
+
+def test_every_code_raised_in_the_code_is_in_the_table_with_its_status():
+    """An AST scan of chalicelib: each error raised with a literal code, or each error class, has a CODES row."""
+    import ast
+    from pathlib import Path
+
+    import chalicelib.errors as errors
+    from chalicelib.ledger import httpsig
+
+    classes = {n: c for n, c in vars(errors).items() if isinstance(c, type) and issubclass(c, errors.CovenantError)}
+    root = Path(errors.__file__).parent
+    seen: dict[str, set[int]] = {}
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                if name in classes:
+                    literal = next((k.value.value for k in node.keywords if k.arg == "code"
+                                    and isinstance(k.value, ast.Constant)), None)
+                    seen.setdefault(literal or classes[name].code, set()).add(classes[name].status)
+                if name == "SignatureProblem" and node.args and isinstance(node.args[0], ast.Constant):
+                    seen.setdefault(node.args[0].value, set()).add(401)  # answered as Unauthenticated
+    assert httpsig.SignatureProblem
+    for code, statuses in seen.items():
+        assert code in errors.CODES, code
+        assert statuses <= set(errors.CODES[code][0]), (code, statuses)
+
+
+def test_media_types_of_checkpoints_tiles_and_the_explorer(spec):
+    assert set(spec["paths"]["/checkpoint"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
+    assert set(spec["paths"]["/tile/{level}/{a}"]["get"]["responses"]["200"]["content"]) == {"application/octet-stream"}
+    assert set(spec["paths"]["/"]["get"]["responses"]["200"]["content"]) == {"text/html"}
+    assert {"text/javascript", "text/css", "image/svg+xml"} <= \
+        set(spec["paths"]["/explorer/{name}"]["get"]["responses"]["200"]["content"])
+
+
+def test_a_route_registered_behind_routes_back_is_refused():
+    """A route added to the app without route() or signed_route() would be undocumented: building fails."""
+    from chalice import Chalice
+
+    from chalicelib.api.openapi import build
+
+    stray = Chalice(app_name="stray")
+
+    @stray.route("/stray")
+    def view():
+        return {}
+
+    with pytest.raises(ValueError, match="GET /stray"):
+        build(stray)
 
 
 def test_operation_ids_are_unique(spec):
