@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 MIN_CASES = 1000
 SEED = os.environ.get("COVENANT_FUZZ_SEED", "20261122")
-EXAMPLES = os.environ.get("COVENANT_FUZZ_EXAMPLES", "20")
+EXAMPLES = os.environ.get("COVENANT_FUZZ_EXAMPLES", "5")
 
 
 def make_people(stack: Stack, home: Path) -> dict[str, object]:
@@ -95,7 +95,7 @@ def run_schemathesis(config: dict[str, object], work: Path, seed: str, examples:
     result = subprocess.run(
         [str(SCHEMATHESIS), "run", f"{config['api']}/openapi.json", "--checks", "all", "--max-examples", examples,
          "--seed", seed, "--workers", "1", "--no-color", "--request-timeout", "30", "--max-failures", "50",
-         "--suppress-health-check", "all"],
+         "--suppress-health-check", "all", "--output-sanitize", "false"],
         cwd=work, env=env, capture_output=True, text=True, timeout=1200)
     lines = log.read_text().splitlines() if log.exists() else []
     answers = [(line.rsplit(" ", 1)[0], int(line.rsplit(" ", 1)[1])) for line in lines]
@@ -124,13 +124,15 @@ def test_schemathesis_finds_nothing(tmp_path):
     statuses = run.statuses()
     summary = "\n".join(f"  {operation}: {dict(sorted(found.items()))}"
                         for operation, found in sorted(statuses.items()))
-    print(f"schemathesis: {len(run.answers)} cases, seed {SEED}, {EXAMPLES} examples per operation\n{summary}")
+    print(f"schemathesis: {len(run.answers)} requests, seed {SEED}, {EXAMPLES} examples per operation\n{summary}")
     print(f"failures dropped as gaps in the document ({len(run.gaps)}):\n  " + "\n  ".join(sorted(set(run.gaps))))
     # Then schemathesis found nothing: no 5xx, no answer outside its schema, no undocumented status
     assert run.code == 0, f"schemathesis failed (seed {SEED}, {len(run.answers)} cases):\n{run.output[-30000:]}"
-    # over at least MIN_CASES requests, reaching every operation of the document
-    assert len(run.answers) >= MIN_CASES, f"only {len(run.answers)} cases ran (seed {SEED}):\n{run.output[-5000:]}"
-    assert every <= set(statuses), f"never called: {sorted(every - set(statuses))}"
+    # over at least MIN_CASES requests to the document's operations (not counting its probes with undeclared
+    # methods), reaching every one but the document itself, which schemathesis reads and leaves out
+    cases = sum(1 for operation, _ in run.answers if operation in every)
+    assert cases >= MIN_CASES, f"only {cases} cases ran (seed {SEED}):\n{run.output[-5000:]}"
+    assert every - {"GET /openapi.json"} <= set(statuses), f"never called: {sorted(every - set(statuses))}"
     # and every signed route answered past the signature check at least once: its handler ran
     unsigned = sorted(operation for operation in signed if set(statuses[operation]) <= {401})
     assert not unsigned, f"signed routes that only ever answered 401: {unsigned}\n{summary}"
