@@ -51,4 +51,14 @@ def apply() -> None:
             raise no_such_route({"Content-Type": "application/json", **exc.headers}, answer) from exc
 
     LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+    # `chalice local`'s HTTP server knows only the methods Chalice routes; any other (TRACE, CONNECT, QUERY)
+    # got http.server's HTML 501. Through the gateway like the rest, they answer 405 method_not_allowed.
+    from chalice.local import ChaliceRequestHandler
+
+    def any_method(handler: Any, name: str) -> Any:
+        if name.startswith("do_"):
+            return handler._generic_handle
+        raise AttributeError(name)
+
+    ChaliceRequestHandler.__getattr__ = any_method  # type: ignore[attr-defined]
     _applied = True
