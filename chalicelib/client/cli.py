@@ -123,7 +123,8 @@ class _Commands:
     """Adds subcommands that each document the global options too."""
 
     def __init__(self, parser: argparse.ArgumentParser):
-        self.group = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        self.group = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                           help="what to do (`covenant COMMAND --help` tells more)")
         self.common = argparse.ArgumentParser(add_help=False)
         _global_options(self.common, top=False)
 
@@ -243,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     rate_item.add_argument("rating", choices=["up", "down"], help="your vote")
     commands.add("sweep", "run the legality sweep now (stamp node)", _sweep)
     subchain = commands.add("subchain", "your own sub-chain: verify, keep and cosign the log")
-    actions = subchain.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = subchain.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     for name, text in (("run", "register the sub-chain's key, then follow the log: verify, keep, cosign"),
                        ("status", "height, root, last cosigned checkpoint, lag and quarantine"),
                        ("verify", "re-verify the local copy offline, from genesis"),
@@ -352,11 +353,11 @@ def _bridge(s: Session, args: argparse.Namespace) -> Answer:
 
 def _order(s: Session, args: argparse.Namespace) -> Answer:
     seller = s.resolve("node", "SELLER", args.seller)
-    order = {"wallet": s.wallet(), "seller": seller,
-             "quantity": whole_number("--quantity", args.quantity, 1, 1_000_000_000),
+    order = {"seller": seller, "quantity": whole_number("--quantity", args.quantity, 1, 1_000_000_000),
              "unit_price": minor_units(args.unit_price, what="--unit-price"),
              "unit_profit": minor_units(args.unit_profit, allow_zero=True, what="--unit-profit"),
              "description": args.description}
+    order = {"wallet": s.wallet(), **order}
     if args.via_subchain:
         from .via_subchain import order_via_subchain
 
@@ -481,9 +482,9 @@ def _short_text(path: Path) -> str | None:
 def _publish(s: Session, args: argparse.Namespace) -> Answer:
     """Short text in the request; anything else asked for, PUT to S3, then published by its SHA-256 and size."""
     path = Path(args.file)
-    item = {"wallet": s.wallet(), "title": args.title,
-            "price": minor_units(args.price, allow_zero=True, what="--price"),
+    item = {"title": args.title, "price": minor_units(args.price, allow_zero=True, what="--price"),
             "stake": minor_units(args.stake, allow_zero=True, what="--stake")}
+    item = {"wallet": s.wallet(), **item}
     text = None if args.upload else _short_text(path)
     if text is not None:
         answer = _signed(s, "/items", {**item, "text": text})
