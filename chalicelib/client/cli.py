@@ -94,9 +94,12 @@ Command = Callable[[Session, argparse.Namespace], Answer]
 
 # what each kind of id argument takes, for its help
 ID_HELP = {
-    "order": "an order id (o-…), `last` (this profile's last order) or `@NAME` (profile NAME's last order)",
-    "proposal": "a proposal or dispute id (p-…, d-…), `last` or `@NAME` (profile NAME's last one)",
-    "item": "an item id (i-…), `last` or `@NAME` (profile NAME's last item)",
+    "order": "an order id (o-…), `last` (the last order this profile placed or named) or `@NAME` (the last order "
+             "profile NAME placed or named)",
+    "proposal": "a proposal or dispute id (p-…, d-…), `last` (the last one this profile opened or named) or `@NAME` "
+                "(profile NAME's last one)",
+    "item": "an item id (i-…), `last` (the last item this profile published or named) or `@NAME` (profile NAME's "
+            "last item)",
     "node": "a node id (c-…, m-…), `last` (the last node this profile named) or `@NAME` (profile NAME's node)",
     "wallet": "a wallet id (w-…), `last` (the last wallet this profile named) or `@NAME` (profile NAME's wallet)",
 }

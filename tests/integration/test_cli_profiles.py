@@ -125,6 +125,8 @@ def test_a_trade_and_a_vote_with_no_id_copied_by_hand(people):
     assert people.ok("shop", "show-order", "last")["order"] == order["order"]  # shop named it: its last too
     code, out, _ = people.run("alice", "balance")
     assert code == 0 and out.endswith(": 450.00 fiat, 2.00 coins\n")
+    code, out, _ = people.run("alice", "balance", "--wallet", "@shop")
+    assert code == 0 and out == f"wallet {people.facts('shop')['wallet']} (active): 48.00 fiat, 0.00 coins\n"
     # And a proposal opened by alice is voted on by bob as @alice, then by alice as `last`
     proposal = people.ok("alice", "propose", "freeze", "--subject", "@shop")
     assert proposal["subject"] == people.facts("shop")["wallet"]
