@@ -20,8 +20,7 @@ import copy
 import io
 import json
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from chalicelib.ledger.note import cosigners_of, parse_note, parse_vkey
 from tests.actors import expect
 from tests.adversarial.ledger_server import LedgerServer, RecordedLedger
 from tests.chainmaker import honest_and_fork
+from tests.loopback import Loopback
 
 
 class Served:
@@ -77,16 +77,11 @@ class Served:
             def do_POST(self) -> None:
                 self._forward("POST")
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)  # one request at a time: the app's gateway is not
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"  # thread-safe
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
+        self.loopback = Loopback(Handler)  # one request at a time: the app's gateway is not thread-safe
+        self.url = self.loopback.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.loopback.stop()
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import argparse
 import io
 import json
 import re
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from chalicelib.client import cli
 from chalicelib.client.base import AMOUNT_RULE, CliError, checked_id, minor_units, shown
 from chalicelib.ledger.keys import private_key_to_pem
+from tests.loopback import Loopback
 
 
 class Recorder:
@@ -50,15 +50,11 @@ class Recorder:
 
             do_GET = do_POST = _answer
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.loopback = Loopback(Handler)
+        self.url = self.loopback.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.loopback.stop()
 
 
 @pytest.fixture
