@@ -358,3 +358,36 @@ def test_last_with_nothing_remembered_and_an_unknown_profile_are_one_line(home, 
     assert code == cli.FAILED and "ORDER @nobody: there is no profile nobody in" in one_line(err)
     code, _, err = run(home, recorder.url, "ship", "@../alice")
     assert code == cli.FAILED and "after @ comes the name of a profile" in one_line(err)
+
+
+def test_the_cli_runs_with_only_the_declared_dependencies(home):
+    """`pip install .` gives the people's client with pyproject's dependencies only: no AWS package is needed."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.unit.test_verifier_packaging import _BLOCKED, ROOT
+
+    script = f"""
+import io, sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {_BLOCKED!r}:
+            raise ImportError(f"{{name}} is not installed on a consumer's machine")
+sys.meta_path.insert(0, Refuse())
+from chalicelib.client.cli import main
+assert main(["--help"], io.StringIO(), io.StringIO()) == 0
+out, err = io.StringIO(), io.StringIO()
+code = main(["--api", "http://127.0.0.1:9", "--home", sys.argv[1], "--profile", "alice", "whoami"], out, err)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from chalicelib.client.base import Api, CliError
+try:  # a signed request is made (then cannot be sent)
+    Api("http://127.0.0.1:9").post_signed(None, "/orders/o-1/shipment", dict(), Ed25519PrivateKey.generate())
+except CliError:
+    pass
+print(code, out.getvalue().splitlines()[-1])
+"""
+    run = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.startswith("0 server   http://127.0.0.1:9: could not be reached")
