@@ -79,7 +79,7 @@ from .base import (
     segment,
     shown,
 )
-from .session import Session, _role
+from .session import Session, role_of
 
 __all__ = ["FAILED", "OK", "REFUSED", "UNCONFIRMED", "Api", "CliError", "Profile", "Unconfirmed", "main",
            "minor_units", "shown"]
@@ -534,7 +534,7 @@ def _whoami(s: Session, args: argparse.Namespace) -> Answer:
     facts = profile.facts()
     return OK, {"profile": profile.name, "folder": str(profile.folder),
                 "kid": facts.get("kid"), "key": str(profile.key_path) if profile.key_path.exists() else None,
-                "node": facts.get("node"), "role": _role(facts) if facts.get("node") else None,
+                "node": facts.get("node"), "role": role_of(facts) if facts.get("node") else None,
                 "wallet": facts.get("wallet"), "genesis": facts.get("genesis"), "registered_through": facts.get("api"),
                 "last": facts.get("last") or {}, "server": server}
 

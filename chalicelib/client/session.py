@@ -26,14 +26,14 @@ from .base import Api, CliError, Profile, checked_id, segment
 SUBCHAIN_FILES = ("subchain.sqlite3", "subchain.sqlite3-wal", "subchain.sqlite3-shm")
 
 
-def _role(facts: dict[str, Any]) -> str:
+def role_of(facts: dict[str, Any]) -> str:
     node = str(facts.get("node") or "")
     return str(facts.get("role") or {"c-": "consumer", "m-": "merchant"}.get(node[:2], "imported"))
 
 
 def new_chain_hint(profile: Profile) -> str:
     """The command that moves ``profile`` to the API's chain, keeping its key."""
-    role, name = _role(profile.facts()), profile.name
+    role, name = role_of(profile.facts()), profile.name
     if role == "consumer":
         return f"`covenant --profile {name} register consumer --new-chain`"
     if role == "merchant":

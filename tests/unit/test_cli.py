@@ -366,15 +366,10 @@ def test_the_cli_runs_with_only_the_declared_dependencies(home):
     import subprocess
     import sys
 
-    from tests.unit.test_verifier_packaging import _BLOCKED, ROOT
+    from tests.unit.test_verifier_packaging import REFUSE_AWS, ROOT
 
-    script = f"""
-import io, sys
-class Refuse:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {_BLOCKED!r}:
-            raise ImportError(f"{{name}} is not installed on a consumer's machine")
-sys.meta_path.insert(0, Refuse())
+    script = REFUSE_AWS + """
+import io
 from chalicelib.client.cli import main
 assert main(["--help"], io.StringIO(), io.StringIO()) == 0
 out, err = io.StringIO(), io.StringIO()
