@@ -7,12 +7,6 @@ MISSING_AUTHENTICATION_TOKEN response, which ``infra/render.py`` configures as
 but not its configured responses: it answers 403 ``{"message": "Missing
 Authentication Token"}``. This patch makes it answer what the deployed gateway
 answers, from the same table, so the local stack and AWS agree.
-
-``chalice local``'s HTTP server also handles only the methods Chalice routes
-(GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS): Python's ``http.server``
-answered any other (``TRACE``, ``QUERY``, ...) with a 501 HTML page. Every
-method now goes to the app, which answers one no route takes with 405
-``method_not_allowed`` in the project's error shape.
 """
 
 from __future__ import annotations
@@ -42,7 +36,7 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGateway
+    from chalice.local import ForbiddenError, LocalGateway
 
     no_such_route, answer = _not_found_exception()
     original = LocalGateway.handle_request
@@ -57,11 +51,13 @@ def apply() -> None:
             raise no_such_route({"Content-Type": "application/json", **exc.headers}, answer) from exc
 
     LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+    # `chalice local`'s HTTP server knows only the methods Chalice routes; any other (TRACE, CONNECT, QUERY)
+    # got http.server's HTML 501. Through the gateway like the rest, they answer 405 method_not_allowed.
+    from chalice.local import ChaliceRequestHandler
 
-    def any_method(self: Any, name: str) -> Any:
-        # http.server looks up do_<METHOD> for each request; the ones Chalice defines are found before this
+    def any_method(handler: Any, name: str) -> Any:
         if name.startswith("do_"):
-            return self._generic_handle
+            return handler._generic_handle
         raise AttributeError(name)
 
     ChaliceRequestHandler.__getattr__ = any_method  # type: ignore[attr-defined]

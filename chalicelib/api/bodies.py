@@ -246,4 +246,7 @@ class RegisterSubchain(Body):
 class SubmitCosignature(Body):
     """One C2SP tlog-cosignature v1 line: ``— <name> <base64(key ID || time || signature)>``."""
 
-    cosignature: Annotated[str, StringConstraints(min_length=1, max_length=400)]
+    # key name (no space, no "+"), then key ID (4) || time (8) || signature (64) = 76 bytes: 104 characters of
+    # canonical base64 (the character before "==" carries 2 bits: A, Q, g or w)
+    cosignature: Annotated[str, StringConstraints(
+        max_length=400, pattern="^\u2014 [^\\s+]+ [A-Za-z0-9+/]{101}[AQgw]==(\n)?$")]

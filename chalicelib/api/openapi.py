@@ -54,6 +54,7 @@ SIGNATURE_HEADERS = {
     "Idempotency-Key": "The request's idempotency key: a retry with the same key and body gets the first answer "
                        "back, with Idempotent-Replayed: true.",
 }
+_HEADER_SCHEMAS = {"Idempotency-Key": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}
 _PATH_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
 _CACHE_HEADER = {"Cache-Control": {"description": "How long the answer may be kept: immutable for sealed "
                                                   "blocks, proofs and full tiles; no-cache otherwise.",
@@ -138,6 +139,8 @@ def _query_parameter(q: Query) -> dict[str, Any]:
         schema = {"type": "integer", "minimum": q.low, "maximum": q.high}
     else:
         schema = {"type": "string", "maxLength": q.max_length}
+        if q.pattern is not None:
+            schema["pattern"] = q.pattern
         if q.choices:
             schema["enum"] = list(q.choices)
     if q.default is not None:
@@ -160,12 +163,16 @@ def codes_of(spec: Spec) -> dict[int, list[str]]:
 
 def _operation(spec: Spec) -> dict[str, Any]:
     view = inspect.unwrap(spec.view)
-    parameters: list[dict[str, Any]] = [{"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMA}
-                                        for name in _PATH_PARAM.findall(spec.path)]
+    typed = {q.name: q for q in spec.path_params}
+    parameters: list[dict[str, Any]] = [
+        {**_query_parameter(typed[name]), "in": "path", "required": True} if name in typed else
+        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMA}
+        for name in _PATH_PARAM.findall(spec.path)]
     parameters += [_query_parameter(q) for q in spec.query]
     if spec.kind == "signed":
         parameters += [{"name": name, "in": "header", "required": True, "description": text,
-                        "schema": {"type": "string", "minLength": 1}} for name, text in SIGNATURE_HEADERS.items()]
+                        "schema": _HEADER_SCHEMAS.get(name, {"type": "string", "minLength": 1})}
+                       for name, text in SIGNATURE_HEADERS.items()]
     operation: dict[str, Any] = {"operationId": view.__name__, "tags": [spec.tag]}
     doc = inspect.getdoc(view)
     if doc:
@@ -178,7 +185,7 @@ def _operation(spec: Spec) -> dict[str, Any]:
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": spec.body != "Empty",  # an empty body is the empty object
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.body}"}}},
         }
     responses: dict[str, Any] = {}

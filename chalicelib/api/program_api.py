@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
-from ..errors import InvalidParameter
 from ..services import cosigners, exchange, goods, governance, items, legality, money, nodes, program, trading, uploads
 from ..services import search as search_service
 from .routing import Query, route
@@ -174,12 +173,11 @@ def get_item(item_id: str) -> dict[str, Any]:
 
 
 @route(program_api, "/search", methods=["GET"], answer="Search", tag="items", params=(
-        Query("q", "search words", kind="string", required=True),
+        Query("q", "search words: at least one character that is not a space", kind="string", required=True,
+              pattern="\\S"),
         Query("cursor", "where the page starts (an earlier answer's next)", default=0), PAGE))
 def search(q: str, cursor: int, limit: int) -> dict[str, Any]:
     """Goods and items whose titles hold the words, best rated first."""
-    if not q.strip():
-        raise InvalidParameter("q is 1 to 200 characters of search words", field="q")
     return search_service.search(q, cursor, limit)
 
 

@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Response
 from ..errors import InvalidParameter
 from ..ledger.format import MAX_ID_LENGTH
 from ..services import reading
-from .routing import IMMUTABLE, JSON, Query, int_param, route
+from .routing import IMMUTABLE, JSON, Query, route
 
 TEXT = "text/plain; charset=utf-8"
 TILE = "application/octet-stream"
@@ -26,12 +26,16 @@ def chain_head() -> dict[str, Any]:
     return reading.head()
 
 
-@route(public_api, "/blocks/{h}", methods=["GET"], cache=IMMUTABLE, answer="Block", errors=READ, params=(
+HEIGHT = Query("h", "the block's height")
+
+
+@route(public_api, "/blocks/{h}", methods=["GET"], cache=IMMUTABLE, answer="Block", errors=READ, path_params=(HEIGHT,),
+       params=(
         Query("cursor", "the index in the block of the page's first entry (an earlier answer's next)", default=0),
         Query("limit", "the most entries in the page", low=1, high=reading.MAX_PAGE, default=reading.DEFAULT_PAGE)))
-def get_block(h: str, cursor: int, limit: int) -> dict[str, Any]:
+def get_block(h: int, cursor: int, limit: int) -> dict[str, Any]:
     """Block h: header, hash, signature and one page of its entries."""
-    return reading.block(int_param("h", h), cursor, limit)
+    return reading.block(h, cursor, limit)
 
 
 @route(public_api, "/entries/{entry_id}", methods=["GET"], answer="EntryAt", errors=(*READ, "entry_pending"))
@@ -70,10 +74,10 @@ def checkpoint() -> str:
     return reading.checkpoint()
 
 
-@route(public_api, "/blocks/{h}/checkpoint", methods=["GET"], content_type=TEXT, errors=READ)
-def block_checkpoint(h: str) -> str:
+@route(public_api, "/blocks/{h}/checkpoint", methods=["GET"], content_type=TEXT, errors=READ, path_params=(HEIGHT,))
+def block_checkpoint(h: int) -> str:
     """Block h's signed checkpoint, with its cosignatures."""
-    return reading.block_checkpoint(int_param("h", h))
+    return reading.block_checkpoint(h)
 
 
 @route(public_api, "/cosigners", methods=["GET"], answer="Cosigners")
@@ -94,9 +98,10 @@ def openapi_document() -> dict[str, Any]:
 
 @route(public_api, "/checkpoints/{size}/cosignatures", methods=["POST"], content_types=["application/json"],
        body="SubmitCosignature", answer="CosignatureKept", statuses=(200, 201), tag="sub-chains",
+       path_params=(Query("size", "the cosigned checkpoint's tree size", low=1),),
        errors=("invalid_body", "cosignature_invalid", "cosigner_unknown", "cosigner_retired", "checkpoint_unknown",
                "conflict"))
-def submit_cosignature(size: str) -> Response:
+def submit_cosignature(size: int) -> Response:
     """A sub-chain's cosignature of the checkpoint of size entries (201 kept, 200 kept already).
 
     Not RFC 9421-signed: the line is itself a signature by the registered sub-chain key, and the log verifies
@@ -109,7 +114,7 @@ def submit_cosignature(size: str) -> Response:
     raw = request.raw_body or b""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     body = parse_body(body_model("SubmitCosignature"), text)
-    status, answer = service.submit(int_param("size", size, 1), body.cosignature)  # type: ignore[attr-defined]
+    status, answer = service.submit(size, body.cosignature)  # type: ignore[attr-defined]
     return Response(body=answer, status_code=status, headers=dict(JSON))
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from chalice.app import Blueprint, Response
 
@@ -67,6 +68,7 @@ class Query:
     default: int | str | None = None
     choices: tuple[str, ...] = ()
     max_length: int = 200
+    pattern: str | None = None  # what a string must contain somewhere (re.search), e.g. "\\S"
 
     def value(self, raw: str | None) -> int | str | None:
         """The parameter's value from its text, the default when absent, or a 400 naming it."""
@@ -80,6 +82,8 @@ class Query:
             raise InvalidParameter(f"{self.name} is one of {', '.join(self.choices)}", field=self.name)
         if len(raw) > self.max_length:
             raise InvalidParameter(f"{self.name} is at most {self.max_length} characters", field=self.name)
+        if self.pattern is not None and not re.search(self.pattern, raw):
+            raise InvalidParameter(f"{self.name} does not match {self.pattern}: {self.description}", field=self.name)
         return raw
 
 
@@ -92,6 +96,7 @@ class Spec:
     view: Callable[..., Any]
     kind: Literal["read", "signed", "unsigned"]
     query: tuple[Query, ...] = ()
+    path_params: tuple[Query, ...] = ()  # the path parameters that are not plain ids (integers: a height, a size)
     answer: str | None = None  # the answer's model in api/answers.py (JSON answers)
     statuses: tuple[int, ...] = (200,)
     errors: tuple[str, ...] = ()  # the codes this route's own work can answer (errors.CODES has their statuses)
@@ -112,7 +117,8 @@ def register(spec: Spec) -> None:
     SPECS[(spec.method, spec.path)] = spec
 
 
-def route(bp: Blueprint, path: str, *, methods: list[str], params: tuple[Query, ...] = (), answer: str | None = None,
+def route(bp: Blueprint, path: str, *, methods: list[str], params: tuple[Query, ...] = (),
+          path_params: tuple[Query, ...] = (), answer: str | None = None,
           errors: tuple[str, ...] = (), cache: str | None = None, content_type: str | None = None,
           statuses: tuple[int, ...] = (200,), body: str | None = None, tag: str = "ledger",
           **options: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -124,14 +130,17 @@ def route(bp: Blueprint, path: str, *, methods: list[str], params: tuple[Query, 
     """
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         declared = {q.name: q for q in params}
+        typed = {q.name: q for q in path_params}
 
         @functools.wraps(view)
         def handler(*args: Any, **kwargs: Any) -> Response:
             try:
-                check_path_params(kwargs)
+                given_path: dict[str, Any] = check_path_params(kwargs)
+                for name, q in typed.items():
+                    given_path[name] = q.value(given_path[name])
                 given = query(bp, set(declared))
                 values = {name: q.value(given.get(name)) for name, q in declared.items()}
-                body = view(*args, **kwargs, **values)
+                body = view(*args, **given_path, **values)
             except CovenantError as error:
                 logger.info("request refused", extra={"code": error.code, "field": error.field})
                 return error_response(error)
@@ -149,7 +158,7 @@ def route(bp: Blueprint, path: str, *, methods: list[str], params: tuple[Query, 
 
         for method in methods:
             register(Spec(method=method, path=path, view=view, kind="read" if method == "GET" else "unsigned",
-                          query=params, answer=answer, statuses=statuses, errors=errors,
+                          query=params, path_params=path_params, answer=answer, statuses=statuses, errors=errors,
                           media=content_type or "application/json", body=body, cache=cache, tag=tag))
         bp.route(path, methods=methods, **options)(handler)
         return view
@@ -157,10 +166,16 @@ def route(bp: Blueprint, path: str, *, methods: list[str], params: tuple[Query, 
     return decorate
 
 
-def check_path_params(params: dict[str, Any]) -> None:
+def check_path_params(params: dict[str, Any]) -> dict[str, str]:
+    """The path parameters, percent-decoded (``chalice local`` passes them as sent; the gateway decodes them, and
+    a second decoding cannot make a valid one of an invalid one: ``%`` is never valid), each checked."""
+    decoded: dict[str, str] = {}
     for name, value in params.items():
-        if not isinstance(value, str) or not _PATH_PARAM.match(value):
+        text = unquote(value) if isinstance(value, str) else value
+        if not isinstance(text, str) or not _PATH_PARAM.match(text):
             raise InvalidParameter(f"{name} must be 1 to 128 characters of A-Z a-z 0-9 . _ : -", field=name)
+        decoded[name] = text
+    return decoded
 
 
 def int_param(name: str, raw: str | None, low: int = 0, high: int = MAX_SAFE_INTEGER) -> int:

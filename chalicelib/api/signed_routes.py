@@ -113,7 +113,7 @@ def signed_route(bp: Blueprint, path: str, model: str, *, answer: str, status: i
             signed: SignedRequest | None = None
             consumed = False
             try:
-                check_path_params(params)
+                params = check_path_params(params)
                 check_content_type(request)
                 if request.query_params:
                     raise InvalidParameter("mutating requests carry no query string", field="query")

@@ -43,7 +43,7 @@ from ..ledger.verify import ChainState, MemoryKeyBook, MemoryNonceBook, Verifica
 from ..services.replication import Witness, Witnessed, cosign_head, receive_block
 from ..verifier.client import ApiError
 from ..verifier.log_source import HttpLog
-from .cli import Unconfirmed
+from .base import Unconfirmed
 from .subchain_store import SqliteSubchainStore
 
 KEY_FILE = "subchain-key.pem"

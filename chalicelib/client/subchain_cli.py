@@ -8,7 +8,7 @@ import signal
 import threading
 from typing import Any, TextIO
 
-from .cli import FAILED, OK, REFUSED, Api, CliError, Profile
+from .base import FAILED, OK, REFUSED, Api, CliError, Profile
 
 
 def subchain_command(args: argparse.Namespace, profile: Profile, api: Api, out: TextIO, err: TextIO) -> int:

@@ -25,7 +25,7 @@ import argparse
 from typing import Any
 
 from ..errors import CovenantError
-from .cli import Api, CliError, Profile, Unconfirmed
+from .base import Api, CliError, Profile, Unconfirmed
 from .subchain import ConsumerSubchain, FollowReport, SubchainError, quiet_core
 
 ORDER_FIELDS = {"seller": "seller", "quantity": "quantity", "unit_price": "unit_price",
@@ -144,7 +144,7 @@ def _placed_problem(sub: ConsumerSubchain, entry: dict[str, Any], order_id: str,
 
 
 def _pay(api: Api, profile: Profile, args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
-    order_id, wallet = args.target, profile.wallet()
+    order_id, wallet = args.order, profile.wallet()
     with quiet_core():
         sub = open_subchain(profile, api)
         try:

@@ -32,8 +32,8 @@ def index_words(target: str, text: str) -> None:
 def search(text: str, offset: int, limit: int) -> dict[str, Any]:
     """Every word must match; ranked by votes, then votes in all, then age."""
     words = words_of(text)
-    if not words:
-        raise InvalidParameter("q has no words to search for", field="q")
+    if not words:  # only punctuation, say: nothing matches it
+        return {"query": text, "results": [], "next": None}
     if len(words) > MAX_QUERY_WORDS:
         raise InvalidParameter(f"q has at most {MAX_QUERY_WORDS} distinct words", field="q")
     store = backend.state()

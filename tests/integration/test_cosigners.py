@@ -150,7 +150,7 @@ def test_cosignatures_the_log_refuses_each_with_its_code(running, subs, chain):
     older = reading.block_checkpoint(0)
     _expect_cosig(http, size, subs[1].line(older), 400, "cosignature_invalid")
     # not a signature line at all, and not JSON
-    _expect_cosig(http, size, "hello", 400, "cosignature_invalid")
+    _expect_cosig(http, size, "hello", 400, "invalid_body")  # not the shape of a line: the body's schema refuses it
     response = http.post(f"/checkpoints/{size}/cosignatures", body="nope", headers={"Content-Type": "application/json"})
     expect(response, 400)
     # a key no one registered

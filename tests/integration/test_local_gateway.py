@@ -1,6 +1,6 @@
 """`chalice local`'s HTTP server, as devstack/gateway_patch.py patches it: every method reaches the app.
 
-Found by schemathesis (tests/e2e/test_fuzz.py): Python's http.server answered
+Found by schemathesis (tests/fuzz/test_schemathesis.py): Python's http.server answered
 TRACE, QUERY or any method Chalice does not route with a 501 HTML page.
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -214,3 +216,39 @@ def test_get_openapi_json_serves_it(http):
 def test_get_openapi_json_takes_no_query(http):
     response = http.get("/openapi.json?x=1")
     assert response.status_code == 400
+
+
+# --- what schemathesis found (tests/fuzz), each kept fixed
+
+
+def test_a_search_with_no_words_finds_nothing_rather_than_refusing(http):
+    """q of punctuation only is valid per the document (a non-space character): it matches nothing."""
+    answer = http.get("/search?q=%5D%2F")
+    assert answer.status_code == 200
+    assert json.loads(answer.body)["results"] == []
+    assert http.get("/search?q=%20%20").status_code == 400  # no character that is not a space
+
+
+def test_a_percent_encoded_path_parameter_is_decoded_before_it_is_checked(http):
+    """`chalice local` passes path parameters as sent: P%3A is the name P:, a valid id (no such file: 404)."""
+    answer = http.get("/explorer/P%3A")
+    assert answer.status_code == 404 and json.loads(answer.body)["error"]["code"] == "not_found"
+    assert http.get("/explorer/%25").status_code == 400
+
+
+def test_integer_path_parameters_are_documented_and_checked_as_integers(spec, http):
+    h = next(p for p in spec["paths"]["/blocks/{h}"]["get"]["parameters"] if p["name"] == "h")
+    assert h["in"] == "path" and h["schema"]["type"] == "integer" and h["schema"]["minimum"] == 0
+    size = next(p for p in spec["paths"]["/checkpoints/{size}/cosignatures"]["post"]["parameters"])
+    assert size["schema"] == {"type": "integer", "minimum": 1, "maximum": 9007199254740991}
+    assert http.get("/blocks/" + "0" * 40).status_code == 400
+
+
+def test_a_cosignature_line_of_the_wrong_shape_is_refused_by_the_bodys_schema(http):
+    from chalicelib.api.bodies import SubmitCosignature
+
+    line = "\u2014 example.test/subchain/sc-1 " + "A" * 101 + "w=="
+    assert SubmitCosignature.model_validate({"cosignature": line})
+    for bad in ("hello", line.replace("w==", "x=="), line[:-3], "\u2014 a+b " + "A" * 101 + "w=="):
+        with pytest.raises(ValueError):
+            SubmitCosignature.model_validate({"cosignature": bad})

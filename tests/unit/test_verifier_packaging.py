@@ -76,14 +76,16 @@ def test_the_verifier_imports_only_its_declared_dependencies():
 
 
 _BLOCKED = ("boto3", "botocore", "pynamodb", "aws_lambda_powertools", "pydantic", "chalice", "moto")
-_WITHOUT_AWS = f"""
+# the first lines of a script run on "a consumer's machine": every AWS package refused at import
+REFUSE_AWS = f"""
 import json, sys
 class Refuse:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {_BLOCKED!r}:
             raise ImportError(f"{{name}} is not installed on a consumer's machine")
 sys.meta_path.insert(0, Refuse())
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+"""
+_WITHOUT_AWS = REFUSE_AWS + """from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from chalicelib.client.subchain_store import SqliteSubchainStore
 from chalicelib.services.replication import FunctionSource, Witness, receive_block
 import chalicelib.client.subchain_cli
@@ -96,7 +98,7 @@ store = SqliteSubchainStore(job["path"])
 with quiet_core():
     outcomes = [receive_block(store, dict(b, kind="block"), log, Witness(Ed25519PrivateKey.generate()))
                 for b in job["blocks"]]
-print(json.dumps({{"outcomes": outcomes, "sent": sent, "height": store.state().height}}))
+print(json.dumps({"outcomes": outcomes, "sent": sent, "height": store.state().height}))
 """
 
 
