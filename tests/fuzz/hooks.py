@@ -70,6 +70,10 @@ DOCUMENT_GAPS: dict[tuple[str, str, str, str], str] = {
         "merchants with an identity, consumers without (RegisterNode's model validator; expressible with if/then)",
     ("ST202", "POST /nodes", "invalid_body", "identity.registered_ip"):
         "an IP address (a field validator; the schema could say format ipv4 or ipv6)",
+    ("ST202", "POST /uploads", "invalid_body", "size"):
+        "an upload's largest size is a setting (COVENANT_MAX_UPLOAD_BYTES); the schema could give it as maximum",
+    ("ST202", "POST /items", "invalid_body", "size"):
+        "an upload's largest size is a setting (COVENANT_MAX_UPLOAD_BYTES); the schema could give it as maximum",
     ("ST202", "POST /orders", "invalid_body", "body"):
         "unit_profit <= unit_price, and quantity x unit_price <= 2^53 - 1: a rule across members, which a schema "
         "cannot state",
