@@ -38,7 +38,13 @@ def _target_uri(request: Any) -> str:
 
 
 def check_content_type(request: Any) -> None:
-    """A signed body is JSON, and says so: Chalice lets a missing ``Content-Type`` through as JSON."""
+    """A signed body is JSON, and says so: Chalice lets a missing ``Content-Type`` through as JSON.
+
+    A request with no body needs none (RFC 9110 8.3: it describes content): the document makes the body of a
+    route that takes the empty object optional, and an absent body is that object.
+    """
+    if not request.raw_body and request.headers.get("content-type") is None:
+        return
     media_type = str(request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
