@@ -384,6 +384,31 @@ def test_a_cosignature_by_an_unlisted_or_late_sub_chain_does_not_count(page, cha
     assert "does not count" in registered_late["signatures"][1]["reason"]
 
 
+def test_a_repeated_signature_line_counts_once(page, chain):
+    """As in signed-note, only a key's first line is checked: a cosigner repeated is one cosigner, not two."""
+    body, _, lines = chain.checkpoint.partition("\n\n")
+    log_line, first, second = lines.rstrip("\n").split("\n")
+    bad_first = f"{first[:-6]}AAAA{first[-2:]}"
+    texts = {"repeated": f"{body}\n\n{log_line}\n{first}\n{first}\n{second}\n",
+             "a bad repeat after a good line": f"{body}\n\n{log_line}\n{first}\n{bad_first}\n",
+             "a good repeat after a bad line": f"{body}\n\n{log_line}\n{bad_first}\n{first}\n{second}\n",
+             "an unknown line twice": f"{body}\n\n{log_line}\n\u2014 x.test/w AAAAAAAA\n\u2014 x.test/w AAAAAAAA\n"}
+    got = run(page, """const out = {};
+      for (const [n, t] of Object.entries(arg.texts)) out[n] = await v.verifyCheckpoint(t,
+        {origin: arg.origin, sealerKeys: arg.keys, cosigners: arg.cosigners});
+      return out;""", {"texts": texts, "origin": ORIGIN, "keys": [chain.jwk], "cosigners": chain.cosigners})
+    repeated = got["repeated"]
+    assert repeated["ok"] is True and repeated["cosigned"] == 2 and repeated["repeated"] == 1, repeated
+    assert "1 repeated signature line ignored" in repeated["reason"]
+    assert [s["kind"] for s in repeated["signatures"]] == ["sealer", "cosigner", "cosigner"]
+    dropped, first_bad = got["a bad repeat after a good line"], got["a good repeat after a bad line"]
+    assert dropped["ok"] is True and dropped["cosigned"] == 1
+    assert first_bad["ok"] is False and "sc-0000000000000000's cosignature does not verify" in first_bad["reason"]
+    unknown = got["an unknown line twice"]
+    assert unknown["ok"] is True and unknown["repeated"] == 1
+    assert [s["kind"] for s in unknown["signatures"]] == ["sealer", "unknown"]
+
+
 def test_a_vkey_is_checked_against_its_key_id(page, chain):
     good = chain.cosigners[0]["vkey"]
     name, key_id, blob = good.split("+", 2)

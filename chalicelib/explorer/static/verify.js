@@ -430,12 +430,15 @@ async function cosignerVkeys(cosigners) {
  * A checkpoint (GET /checkpoint) and its signatures: the log's, by a sealer key of `sealerKeys` (GET /keys)
  * under the name `origin`, and each cosignature/v1 line by a cosigner of `cosigners` (GET /cosigners). `ok`
  * when the log's signature and every cosignature of a listed cosigner verify; lines of keys nobody listed
- * are reported and ignored. @returns {Promise<{ok: boolean, reason: string, origin?: string, size?: number,
- * root?: string, cosigned: number, signatures: {name: string, keyId: string, kind: string, ok: boolean,
- * reason: string, time?: number}[]}>}
+ * are reported (kind "unknown") and ignored. `cosigned` counts the distinct cosigners whose cosignature
+ * verifies and counts (registered, and not retired, within the tree); as in signed-note, only a key's first
+ * line is checked, and later lines of the same key (and repeats of an unknown line) are dropped and counted in
+ * `repeated`. @returns {Promise<{ok: boolean, reason: string, origin?: string, size?: number, root?: string,
+ * cosigned: number, repeated: number, signatures: {name: string, keyId: string, kind: string, ok: boolean,
+ * reason: string, time?: number, kid?: string, id?: string, counts?: boolean}[]}>}
  */
 export async function verifyCheckpoint(text, { origin, sealerKeys, cosigners } = {}) {
-  const result = { ok: false, reason: "", cosigned: 0, signatures: [] };
+  const result = { ok: false, reason: "", cosigned: 0, repeated: 0, signatures: [] };
   try {
     const note = parseNote(text);
     if (note.problem) return { ...result, reason: note.problem };
@@ -449,10 +452,19 @@ export async function verifyCheckpoint(text, { origin, sealerKeys, cosigners } =
     const cosignerKeys = await cosignerVkeys(cosigners);
     const message = utf8(note.body);
     let logSigned = false;
-    for (const { name, bytes } of note.lines) {
+    const seen = new Set();
+    for (const { name, bytes, line } of note.lines) {
       const keyId = hex(bytes.slice(0, 4));
       const sealer = logKeys.find((k) => k.name === name && k.keyId === keyId);
       const cosigner = cosignerKeys.find((k) => k.name === name && k.keyId === keyId);
+      // signed-note: only a key's first line counts (a repeat cannot count one cosigner twice); repeated
+      // identical lines of unknown keys are reported once
+      const seenAs = sealer || cosigner ? `key ${name} ${keyId}` : `line ${line}`;
+      if (seen.has(seenAs)) {
+        result.repeated += 1;
+        continue;
+      }
+      seen.add(seenAs);
       if (sealer) {
         const ok = bytes.length === 68 && await ed25519(sealer.key, bytes.slice(4), message);
         logSigned ||= ok;
@@ -486,8 +498,9 @@ export async function verifyCheckpoint(text, { origin, sealerKeys, cosigners } =
     }
     const bad = result.signatures.find((s) => s.kind !== "unknown" && !s.ok);
     if (bad) return { ...result, reason: `${bad.name}: ${bad.reason}` };
+    const ignored = result.repeated ? `; ${result.repeated} repeated signature line${result.repeated === 1 ? "" : "s"} ignored` : "";
     return { ...result, ok: true,
-      reason: `the log's signature verifies; ${result.cosigned} sub-chain cosignature${result.cosigned === 1 ? "" : "s"} verify` };
+      reason: `the log's signature verifies; ${result.cosigned} sub-chain cosignature${result.cosigned === 1 ? "" : "s"} verify${ignored}` };
   } catch (error) {
     return { ...result, ok: false, reason: `the checkpoint could not be checked: ${error.message}` };
   }
