@@ -491,3 +491,47 @@ def test_the_apps_own_answers_verify_in_the_page(page, running, chain):
     assert sorted(s["id"] for s in checkpoint["signatures"] if s["kind"] == "cosigner") == sorted(s.id for s in subs)
     last = served["proofs"][-1]["entry"]["id"]
     assert got["changed"]["ok"] is False and f"entry {last}: the path leads to root" in got["changed"]["reason"]
+
+
+
+HOSTILE = "[undefined, null, 0, -1, 2 ** 60, NaN, '', 'x', '\\n\\n', [], [null], {}, {header: null}, {path: 7}, true]"
+
+
+def test_no_check_throws_on_hostile_values(page, made):
+    """Every check, given junk in place of any one argument of a call that verifies, answers ok:false with a
+    reason: it never throws or rejects."""
+    good = made.proofs()[3]
+    leaves = [merkle.leaf_hash(canonical(e)) for e in made.entries]
+    consistency = {"first": 3, "second": 6,
+                   "path": [p.hex() for p in merkle.consistency_path(merkle.memory_reader(leaves), 3, 6)]}
+    got = run(page, f"""const hostile = {HOSTILE};
+      const calls = {{
+        verifyBlock: [arg.block, {{keys: arg.keys, previous: arg.previous}}],
+        verifyInclusion: [arg.entry, arg.proof, arg.root],
+        verifyConsistency: [arg.consistency, arg.root3, arg.root6],
+        verifyCheckpoint: [arg.checkpoint, {{origin: arg.origin, sealerKeys: arg.keys, cosigners: arg.cosigners}}],
+        verifyInclusionHash: [await v.leafHash(arg.entry), arg.proof.leaf_index, arg.proof.tree_size,
+          arg.proof.path.map(v.fromHex), v.fromHex(arg.root)],
+        verifyConsistencyHashes: [3, 6, arg.consistency.path.map(v.fromHex), v.fromHex(arg.root3),
+          v.fromHex(arg.root6)],
+      }};
+      const out = [];
+      for (const [name, args] of Object.entries(calls)) {{
+        const baseline = await v[name](...args);
+        if (!baseline.ok) out.push({{name, baseline}});
+        for (let at = 0; at < args.length; at += 1) {{
+          for (const bad of hostile) {{
+            const given = args.slice();
+            given[at] = bad;
+            let answer;
+            try {{ answer = await v[name](...given); }} catch (e) {{ answer = {{threw: String(e)}}; }}
+            const fine = answer && answer.ok === false && typeof answer.reason === "string" && answer.reason !== "";
+            if (!fine) out.push({{name, at, bad: String(bad), answer}});
+          }}
+        }}
+      }}
+      return out;""", {"block": made.blocks[1], "keys": [made.jwk], "previous": made.blocks[0], "entry": good["entry"],
+                        "proof": good["proof"], "root": good["root"], "checkpoint": made.checkpoint, "origin": ORIGIN,
+                        "cosigners": made.cosigners, "consistency": consistency,
+                        "root3": merkle.root_of(leaves[:3]).hex(), "root6": merkle.root_of(leaves[:6]).hex()})
+    assert got == [], json.dumps(got)

@@ -154,8 +154,9 @@ function headerProblem(header) {
  * `keys`, GET /keys's JWKs), and, given `previous` (the block before it, or that block's hash), its prev is
  * that hash. @returns {Promise<Check>}
  */
-export async function verifyBlock(block, { keys, previous } = {}) {
+export async function verifyBlock(block, options = {}) {
   try {
+    const { keys, previous } = isObject(options) ? options : {};
     if (!isObject(block)) return fail("the block is not an object");
     const { header } = block;
     const problem = headerProblem(header);
@@ -214,6 +215,7 @@ export async function verifyInclusionHash(leaf, index, size, path, root) {
   try {
     if (!isCount(index) || !isCount(size) || size > MAX_SAFE) return fail("the proof's index or size is not a whole number");
     if (index >= size) return fail(`index ${index} is not below tree size ${size}`);
+    if (!Array.isArray(path)) return fail("the proof's path is not a list");
     if (leaf.length !== 32 || root.length !== 32) return fail("a hash is not 32 bytes");
     let fn = index;
     let sn = size - 1;
@@ -268,6 +270,7 @@ export async function verifyConsistencyHashes(first, second, path, firstRoot, se
   try {
     if (!isCount(first) || !isCount(second)) return fail("a size is not a whole number");
     if (first > second) return fail(`size ${first} is larger than size ${second}`);
+    if (!Array.isArray(path)) return fail("the proof's path is not a list");
     if (first === second) { // RFC 9162 2.1.4.2: the same tree, whatever its roots are written as
       if (path.length !== 0 || hex(firstRoot) !== hex(secondRoot)) return fail("equal sizes need an empty proof and equal roots");
       if (first === 0 && hex(firstRoot) !== EMPTY_ROOT) return fail("the empty tree has a fixed root, SHA-256 of nothing");
@@ -437,9 +440,10 @@ async function cosignerVkeys(cosigners) {
  * cosigned: number, repeated: number, signatures: {name: string, keyId: string, kind: string, ok: boolean,
  * reason: string, time?: number, kid?: string, id?: string, counts?: boolean}[]}>}
  */
-export async function verifyCheckpoint(text, { origin, sealerKeys, cosigners } = {}) {
+export async function verifyCheckpoint(text, options = {}) {
   const result = { ok: false, reason: "", cosigned: 0, repeated: 0, signatures: [] };
   try {
+    const { origin, sealerKeys, cosigners } = isObject(options) ? options : {};
     const note = parseNote(text);
     if (note.problem) return { ...result, reason: note.problem };
     const checkpoint = parseCheckpoint(note.body);
