@@ -359,6 +359,16 @@ def entry_problem(entry: Mapping[str, Any]) -> str | None:
     kind = BY_NAME.get(str(entry.get("type")))
     auth = entry.get("auth")
     data = _obj(entry.get("data"))
+    problem = _route_problem(kind, entry, auth, data)
+    if problem is None and kind is not None:
+        from .entry_schemas import data_problem
+
+        problem = data_problem(kind.name, data)
+    return problem
+
+
+def _route_problem(kind: EntryType | None, entry: Mapping[str, Any], auth: Any,
+                   data: Mapping[str, Any]) -> str | None:
     if auth is None:
         if kind is not None and not kind.system:
             return f"a {kind.name} entry is made only by a signed request ({kind.route})"
@@ -395,7 +405,25 @@ def entry_type_problem(entry: dict[str, Any], index: int, keys: KeyBook) -> str 
 
 
 def markdown() -> str:
-    """docs/ENTRIES.md, generated from this table."""
+    """docs/ENTRIES.md, generated from this table and each type's data schema (``entry_schemas``)."""
+    return _table_markdown().rstrip("\n") + "\n" + _schemas_markdown()
+
+
+def _schemas_markdown() -> str:
+    from .entry_schemas import members
+
+    lines = ["", "## Data schemas", "",
+             "Each type's `data`, member by member (`chalicelib/ledger/entry_schemas.py`). `covenant-verify`",
+             "and every sub-chain refuse an entry of a type below whose data breaks its schema (a member",
+             "missing, or of another type), and leave alone members a type does not name, which a later",
+             "version may add. Integers are 0 to 2^53 - 1 unless said otherwise.", ""]
+    for kind in TYPES:
+        parts = [f"`{m.name}` {m.words()}" for m in members(kind.name)]
+        lines.append(f"- `{kind.name}`: " + "; ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def _table_markdown() -> str:
     lines = [
         "# Entry types",
         "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 
+from chalicelib.ledger.entry_schemas import data_problem
 from chalicelib.ledger.verify import ChainState, MemoryKeyBook, MemoryNonceBook, verify_block
 from chalicelib.services import reading
 
@@ -16,6 +17,9 @@ def verified_chain() -> list[dict]:
         block = reading.full_block(height)
         assert block is not None, f"block {height} is missing"
         outcome = verify_block(state, block, keys, nonces, seen)
+        for entry in block["entries"]:  # and each entry's data follows its type's schema (docs/ENTRIES.md)
+            problem = data_problem(entry["type"], entry["data"])
+            assert problem is None, f"entry {entry['id']} ({entry['type']}): {problem}"
         keys.update(outcome.keys)
         nonces.remember(outcome.nonces)
         state = outcome.state

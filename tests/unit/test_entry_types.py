@@ -75,7 +75,9 @@ def test_signed_unknown_types_and_unsigned_signed_types_are_refused():
 
 def test_a_proposal_deadline_follows_from_its_entry_time():
     ts = 1_700_000_000_000
-    data = {"kind": "halt", "subject": None, "params": {}, "minutes": 60, "opened_at": ts, "deadline": ts + 3_600_000}
+    data = {"kind": "halt", "subject": None, "params": {}, "minutes": 60, "opened_at": ts, "deadline": ts + 3_600_000,
+            "proposal": "p-1", "rule": "majority_of_eligible", "eligible": 3, "eligible_digest": "ab" * 32,
+            "needs_approval": False}
     entry = _signed("proposal.opened", data, {"kind": "halt", "deadline_minutes": 60}, "/proposals")
     assert entry_problem(entry) is None
     assert "deadline" in entry_problem({**entry, "data": {**data, "deadline": ts + 7_200_000}})
@@ -92,12 +94,17 @@ def test_the_signed_route_is_read_from_the_signature_base(base, route):
     assert signed_route(base) == route
 
 
+# what the program adds to an item.published entry (its schema requires them)
+ITEM_FINDINGS = {"item": "i-1", "commercial": False, "reason": "free", "originator": True, "copy_of": None,
+                 "near_copy_of": None, "similarity_permille": None, "rule": "label"}
+
+
 def test_an_item_entry_commits_to_the_text_the_request_sent():
     body = {"wallet": "w-1", "title": "T", "text": "hello", "price": 0}
     import hashlib
 
     data = {"wallet": "w-1", "title": "T", "price": 0, "stake": 0, "publisher": "c-1",
-            "sha256": hashlib.sha256(b"hello").hexdigest(), "size": 5, "content": "text"}
+            "sha256": hashlib.sha256(b"hello").hexdigest(), "size": 5, "content": "text", **ITEM_FINDINGS}
     assert entry_problem(_signed("item.published", data, body, "/items")) is None
     assert "sha256" in entry_problem(_signed("item.published", {**data, "size": 6}, body, "/items"))
     assert "content" in entry_problem(_signed("item.published", {**data, "content": "binary"}, body, "/items"))
@@ -108,7 +115,7 @@ def test_an_uploaded_item_entry_commits_to_the_upload_the_request_named():
     sha = "ab" * 32
     body = {"wallet": "w-1", "title": "T", "sha256": sha, "size": 70_000, "price": 0}
     data = {"wallet": "w-1", "title": "T", "price": 0, "stake": 0, "publisher": "c-1", "sha256": sha,
-            "size": 70_000, "content": "binary"}
+            "size": 70_000, "content": "binary", **ITEM_FINDINGS}
     assert entry_problem(_signed("item.published", data, body, "/items")) is None
     assert entry_problem(_signed("item.published", {**data, "content": "text"}, body, "/items")) is None
     assert "upload" in entry_problem(_signed("item.published", {**data, "size": 69_999}, body, "/items"))
