@@ -4,7 +4,8 @@ RFC 8785 against the public vectors and against Python's ``rfc8785`` on random
 values; RFC 9162 inclusion and consistency against the public vectors; and a
 real chain made here with the project's own Python (blocks, inclusion proofs,
 a checkpoint with two cosignatures), which verifies, while each hostile change
-fails with a reason naming the fault. WebCrypto exists only in a secure
+fails with a reason naming the fault; and the in-process app's own answers,
+read as the explorer reads them, verify. WebCrypto exists only in a secure
 context, so the module is served from a loopback HTTP server.
 """
 
@@ -225,7 +226,7 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def chain() -> Chain:
+def made() -> Chain:
     return Chain()
 
 
@@ -236,27 +237,27 @@ VERIFY_CHAIN = """const out = [];
   return out;"""
 
 
-def test_a_real_chain_verifies_block_by_block(page, chain):
-    got = run(page, VERIFY_CHAIN, {"blocks": chain.blocks, "keys": [chain.jwk]})
+def test_a_real_chain_verifies_block_by_block(page, made):
+    got = run(page, VERIFY_CHAIN, {"blocks": made.blocks, "keys": [made.jwk]})
     assert [r["ok"] for r in got] == [True, True, True], got
     assert "genesis" in got[0]["reason"] and "prev is block 1's hash" in got[2]["reason"]
-    hashes = run(page, "return Promise.all(arg.map((b) => v.blockHash(b.header)));", chain.blocks)
-    assert hashes == [b["hash"] for b in chain.blocks]
+    hashes = run(page, "return Promise.all(arg.map((b) => v.blockHash(b.header)));", made.blocks)
+    assert hashes == [b["hash"] for b in made.blocks]
 
 
-def test_every_entry_of_a_real_chain_is_included(page, chain):
-    got = run(page, "return Promise.all(arg.map((c) => v.verifyInclusion(c.entry, c.proof, c.root)));", chain.proofs())
+def test_every_entry_of_a_real_chain_is_included(page, made):
+    got = run(page, "return Promise.all(arg.map((c) => v.verifyInclusion(c.entry, c.proof, c.root)));", made.proofs())
     assert len(got) == 8 and all(r["ok"] for r in got), got
-    leaf = run(page, "return v.hex(await v.leafHash(arg));", chain.entries[5])
-    assert leaf == merkle.leaf_hash(canonical(chain.entries[5])).hex()
+    leaf = run(page, "return v.hex(await v.leafHash(arg));", made.entries[5])
+    assert leaf == merkle.leaf_hash(canonical(made.entries[5])).hex()
 
 
-def test_a_cosigned_checkpoint_verifies(page, chain):
+def test_a_cosigned_checkpoint_verifies(page, made):
     got = run(page, "return v.verifyCheckpoint(arg.text, arg.opts);",
-              {"text": chain.checkpoint, "opts": {"origin": ORIGIN, "sealerKeys": [chain.jwk],
-                                                  "cosigners": chain.cosigners}})
+              {"text": made.checkpoint, "opts": {"origin": ORIGIN, "sealerKeys": [made.jwk],
+                                                  "cosigners": made.cosigners}})
     assert got["ok"] is True, got
-    assert (got["origin"], got["size"], got["root"]) == (ORIGIN, 8, chain.blocks[-1]["header"]["log_root"])
+    assert (got["origin"], got["size"], got["root"]) == (ORIGIN, 8, made.blocks[-1]["header"]["log_root"])
     assert got["cosigned"] == 2 and "2 sub-chain cosignatures verify" in got["reason"]
     assert [(s["kind"], s["ok"]) for s in got["signatures"]] == [("sealer", True), ("cosigner", True),
                                                                  ("cosigner", True)]
@@ -274,29 +275,29 @@ def _with(block: dict[str, Any], **header: Any) -> dict[str, Any]:
     return {**block, "header": {**block["header"], **header}}
 
 
-def test_hostile_blocks_fail_naming_the_fault(page, chain):
-    b0, b1, b2 = chain.blocks
+def test_hostile_blocks_fail_naming_the_fault(page, made):
+    b0, b1, b2 = made.blocks
     other = Ed25519PrivateKey.generate()
     stranger = jwk_of(other.public_key())
     resigned = _with(b2, sealer=stranger["kid"])
     resigned = {**resigned, "hash": fmt.block_hash(resigned["header"]),
                 "sig": sign(other, fmt.header_bytes(resigned["header"]))}
-    bad_kid = {**chain.jwk, "kid": stranger["kid"]}
-    forged = {**resigned, "sig": sign(chain.sealer, fmt.header_bytes(resigned["header"]))}
+    bad_kid = {**made.jwk, "kid": stranger["kid"]}
+    forged = {**resigned, "sig": sign(made.sealer, fmt.header_bytes(resigned["header"]))}
     cases = {
-        "root": ({**_with(b2, log_root=_flip(b2["header"]["log_root"], 7))}, [chain.jwk], b1, "served hash"),
-        "root, rehashed": (_rehash(_with(b2, log_root=_flip(b2["header"]["log_root"], 7))), [chain.jwk], b1,
+        "root": ({**_with(b2, log_root=_flip(b2["header"]["log_root"], 7))}, [made.jwk], b1, "served hash"),
+        "root, rehashed": (_rehash(_with(b2, log_root=_flip(b2["header"]["log_root"], 7))), [made.jwk], b1,
                            "does not verify"),
-        "prev": (_rehash(_with(b2, prev=_flip(b2["header"]["prev"], 0))), [chain.jwk], b1, "does not verify"),
-        "ts": (_rehash(_with(b1, ts=b1["header"]["ts"] + 1)), [chain.jwk], b0, "does not verify"),
-        "sig": ({**b1, "sig": base64.b64encode(b"\x01" * 64).decode()}, [chain.jwk], b0, "does not verify"),
-        "bad base64": ({**b1, "sig": "not base64!"}, [chain.jwk], b0, "not base64"),
-        "unknown key": (resigned, [chain.jwk], b1, "is not a listed sealer key"),
+        "prev": (_rehash(_with(b2, prev=_flip(b2["header"]["prev"], 0))), [made.jwk], b1, "does not verify"),
+        "ts": (_rehash(_with(b1, ts=b1["header"]["ts"] + 1)), [made.jwk], b0, "does not verify"),
+        "sig": ({**b1, "sig": base64.b64encode(b"\x01" * 64).decode()}, [made.jwk], b0, "does not verify"),
+        "bad base64": ({**b1, "sig": "not base64!"}, [made.jwk], b0, "not base64"),
+        "unknown key": (resigned, [made.jwk], b1, "is not a listed sealer key"),
         "wrong kid in a JWK": (forged, [bad_kid], b1, "but its key's id is"),
-        "chain broken": (b2, [chain.jwk], b0, "is not block 1"),
-        "missing field": ({**b1, "header": {k: v for k, v in b1["header"].items() if k != "count"}}, [chain.jwk], b0,
+        "chain broken": (b2, [made.jwk], b0, "is not block 1"),
+        "missing field": ({**b1, "header": {k: v for k, v in b1["header"].items() if k != "count"}}, [made.jwk], b0,
                           "header.count"),
-        "not a block": ("block", [chain.jwk], None, "not an object"),
+        "not a block": ("block", [made.jwk], None, "not an object"),
     }
     args = [{"name": n, "block": blk, "keys": keys, "previous": prev} for n, (blk, keys, prev, _) in cases.items()]
     got = run(page, """const out = {};
@@ -312,8 +313,8 @@ def _rehash(block: dict[str, Any]) -> dict[str, Any]:
     return {**block, "hash": fmt.block_hash(block["header"])}
 
 
-def test_a_changed_entry_fails_its_inclusion_proof_naming_it(page, chain):
-    case = chain.proofs()[5]
+def test_a_changed_entry_fails_its_inclusion_proof_naming_it(page, made):
+    case = made.proofs()[5]
     entry = {**case["entry"], "data": {**case["entry"]["data"], "amount": case["entry"]["data"]["amount"] + 1}}
     short = {**case["proof"], "path": case["proof"]["path"][:-1]}
     moved = {**case["proof"], "leaf_index": case["proof"]["leaf_index"] + 1}
@@ -332,14 +333,14 @@ def test_a_changed_entry_fails_its_inclusion_proof_naming_it(page, chain):
         assert f"entry {case['entry']['id']}" in result["reason"]
 
 
-def test_hostile_checkpoints_fail_naming_the_fault(page, chain):
-    text = chain.checkpoint
+def test_hostile_checkpoints_fail_naming_the_fault(page, made):
+    text = made.checkpoint
     body, _, lines = text.partition("\n\n")
     log_line, first, second = lines.rstrip("\n").split("\n")
-    head = chain.blocks[-1]["header"]
+    head = made.blocks[-1]["header"]
     other_body = note.checkpoint_body(ORIGIN, 7, merkle.root_of([merkle.leaf_hash(canonical(e))
-                                                                 for e in chain.entries[:7]]))
-    name, key = chain.witness_keys[0]
+                                                                 for e in made.entries[:7]]))
+    name, key = made.witness_keys[0]
     stray = note.cosignature_line(name, other_body, key, 1_700_000_200).rstrip("\n")
     stranger = Ed25519PrivateKey.generate()
     cases = {
@@ -363,19 +364,19 @@ def test_hostile_checkpoints_fail_naming_the_fault(page, chain):
     got = run(page, """const out = {};
       for (const c of arg.cases) out[c.name] = await v.verifyCheckpoint(c.text,
         {origin: c.origin, sealerKeys: arg.keys, cosigners: arg.cosigners});
-      return out;""", {"cases": args, "keys": [chain.jwk], "cosigners": chain.cosigners})
+      return out;""", {"cases": args, "keys": [made.jwk], "cosigners": made.cosigners})
     for name, (_, words) in cases.items():
         assert got[name]["ok"] is False, (name, got[name])
         assert words in got[name]["reason"], (name, got[name])
 
 
-def test_a_cosignature_by_an_unlisted_or_late_sub_chain_does_not_count(page, chain):
+def test_a_cosignature_by_an_unlisted_or_late_sub_chain_does_not_count(page, made):
     """Lines of keys nobody listed are reported and ignored; a sub-chain registered after the tree does not count."""
-    late = [{**chain.cosigners[0], "registered": 8}, chain.cosigners[1]]
+    late = [{**made.cosigners[0], "registered": 8}, made.cosigners[1]]
     got = run(page, """return [
       await v.verifyCheckpoint(arg.text, {origin: arg.origin, sealerKeys: arg.keys, cosigners: arg.one}),
       await v.verifyCheckpoint(arg.text, {origin: arg.origin, sealerKeys: arg.keys, cosigners: arg.late})];""",
-              {"text": chain.checkpoint, "origin": ORIGIN, "keys": [chain.jwk], "one": chain.cosigners[1:],
+              {"text": made.checkpoint, "origin": ORIGIN, "keys": [made.jwk], "one": made.cosigners[1:],
                "late": late})
     unlisted, registered_late = got
     assert unlisted["ok"] is True and unlisted["cosigned"] == 1
@@ -384,12 +385,153 @@ def test_a_cosignature_by_an_unlisted_or_late_sub_chain_does_not_count(page, cha
     assert "does not count" in registered_late["signatures"][1]["reason"]
 
 
-def test_a_vkey_is_checked_against_its_key_id(page, chain):
-    good = chain.cosigners[0]["vkey"]
+def test_a_repeated_signature_line_counts_once(page, made):
+    """As in signed-note, only a key's first line is checked: a cosigner repeated is one cosigner, not two."""
+    body, _, lines = made.checkpoint.partition("\n\n")
+    log_line, first, second = lines.rstrip("\n").split("\n")
+    bad_first = f"{first[:-6]}AAAA{first[-2:]}"
+    texts = {"repeated": f"{body}\n\n{log_line}\n{first}\n{first}\n{second}\n",
+             "a bad repeat after a good line": f"{body}\n\n{log_line}\n{first}\n{bad_first}\n",
+             "a good repeat after a bad line": f"{body}\n\n{log_line}\n{bad_first}\n{first}\n{second}\n",
+             "an unknown line twice": f"{body}\n\n{log_line}\n\u2014 x.test/w AAAAAAAA\n\u2014 x.test/w AAAAAAAA\n"}
+    got = run(page, """const out = {};
+      for (const [n, t] of Object.entries(arg.texts)) out[n] = await v.verifyCheckpoint(t,
+        {origin: arg.origin, sealerKeys: arg.keys, cosigners: arg.cosigners});
+      return out;""", {"texts": texts, "origin": ORIGIN, "keys": [made.jwk], "cosigners": made.cosigners})
+    repeated = got["repeated"]
+    assert repeated["ok"] is True and repeated["cosigned"] == 2 and repeated["repeated"] == 1, repeated
+    assert "1 repeated signature line ignored" in repeated["reason"]
+    assert [s["kind"] for s in repeated["signatures"]] == ["sealer", "cosigner", "cosigner"]
+    dropped, first_bad = got["a bad repeat after a good line"], got["a good repeat after a bad line"]
+    assert dropped["ok"] is True and dropped["cosigned"] == 1
+    assert first_bad["ok"] is False and "sc-0000000000000000's cosignature does not verify" in first_bad["reason"]
+    unknown = got["an unknown line twice"]
+    assert unknown["ok"] is True and unknown["repeated"] == 1
+    assert [s["kind"] for s in unknown["signatures"]] == ["sealer", "unknown"]
+
+
+def test_a_vkey_is_checked_against_its_key_id(page, made):
+    good = made.cosigners[0]["vkey"]
     name, key_id, blob = good.split("+", 2)
     got = run(page, "return Promise.all(arg.map((k) => v.parseVkey(k)));",
               [good, f"{name}+{'0' * 8}+{blob}", f"{name}+{key_id}", f"{name}+{key_id}+{blob[:-4]}", "", 7])
     assert got[0]["name"] == name and got[0]["keyId"] == key_id and got[0]["type"] == 4
     assert "wrong key id" in got[1]["problem"] and "malformed" in got[2]["problem"]
     assert all("problem" in g for g in got[3:])
-    assert raw_public(chain.sealer.public_key())  # the sealer's key id in the checkpoint is its origin's
+    assert raw_public(made.sealer.public_key())  # the sealer's key id in the checkpoint is its origin's
+
+
+# --- the app's own answers, as the explorer fetches them
+
+
+def _served(http: Any) -> dict[str, Any]:
+    """What the explorer reads from the API (chalice's test client over the in-process app): keys, every block
+    with all its entries, each entry's inclusion proof at its block's size, consistency between blocks, the
+    checkpoint with its cosignatures and the cosigners."""
+    from tests.actors import answer
+
+    blocks = []
+    for height in range(answer(http.get("/chain/head"))["header"]["height"] + 1):
+        block = answer(http.get(f"/blocks/{height}"))
+        while block["next"] is not None:
+            page = answer(http.get(f"/blocks/{height}?cursor={block['next']}"))
+            block = {**page, "entries": block["entries"] + page["entries"]}
+        blocks.append(block)
+    proofs, consistency = [], []
+    for before, block in zip([None, *blocks], blocks, strict=False):
+        size, count = block["header"]["log_size"], block["header"]["count"]
+        for offset, entry in enumerate(block["entries"]):
+            proof = answer(http.get(f"/proofs/inclusion?index={size - count + offset}&size={size}"))
+            proofs.append({"entry": entry, "proof": proof, "root": block["header"]["log_root"]})
+        if before is not None:
+            first = before["header"]["log_size"]
+            consistency.append({"proof": answer(http.get(f"/proofs/consistency?first={first}&second={size}")),
+                                "first": before["header"]["log_root"], "second": block["header"]["log_root"]})
+    checkpoint = http.get("/checkpoint").body
+    return {"keys": answer(http.get("/keys"))["keys"], "blocks": blocks, "proofs": proofs,
+            "consistency": consistency, "cosigners": answer(http.get("/cosigners"))["cosigners"],
+            "checkpoint": checkpoint.decode() if isinstance(checkpoint, bytes) else checkpoint}
+
+
+def test_the_apps_own_answers_verify_in_the_page(page, running, chain):
+    """A running program with two registered sub-chains that cosigned: every block, proof and signature the app
+    serves verifies in the page, against the origin the server derives."""
+    from chalicelib.services.sealing import log_origin, seal_pending_entries
+    from tests.actors import expect
+    from tests.integration.test_cosigners import Sub
+
+    seal_pending_entries(chain)  # the program's start in a block of its own, the sub-chains in the next
+    subs = [Sub(running.stamp) for _ in range(2)]
+    for sub in subs:
+        sub.register()
+    seal_pending_entries(chain)
+    for sub in subs:
+        expect(sub.cosign(running.http), 201)
+    served = _served(running.http)
+    assert len(served["blocks"]) > 2 and len(served["proofs"]) > 10
+    got = run(page, """
+      const blocks = [];
+      for (let h = 0; h < arg.blocks.length; h += 1) {
+        blocks.push(await v.verifyBlock(arg.blocks[h], {keys: arg.keys, previous: h ? arg.blocks[h - 1] : null}));
+      }
+      const proofs = await Promise.all(arg.proofs.map((c) => v.verifyInclusion(c.entry, c.proof, c.root)));
+      const consistency = await Promise.all(arg.consistency.map((c) =>
+        v.verifyConsistency(c.proof, c.first, c.second)));
+      const checkpoint = await v.verifyCheckpoint(arg.checkpoint,
+        {origin: arg.origin, sealerKeys: arg.keys, cosigners: arg.cosigners});
+      const last = arg.proofs[arg.proofs.length - 1];
+      const changed = await v.verifyInclusion({...last.entry, ts: last.entry.ts + 1}, last.proof, last.root);
+      return {blocks, proofs, consistency, checkpoint, changed};""", {**served, "origin": log_origin()})
+    assert all(r["ok"] for r in got["blocks"]), got["blocks"]
+    assert all(r["ok"] for r in got["proofs"]), got["proofs"]
+    assert len(got["consistency"]) == len(served["blocks"]) - 1 and all(r["ok"] for r in got["consistency"])
+    checkpoint, head = got["checkpoint"], served["blocks"][-1]["header"]
+    assert checkpoint["ok"] is True and checkpoint["cosigned"] == 2, checkpoint
+    assert (checkpoint["size"], checkpoint["root"]) == (head["log_size"], head["log_root"])
+    assert sorted(s["id"] for s in checkpoint["signatures"] if s["kind"] == "cosigner") == sorted(s.id for s in subs)
+    last = served["proofs"][-1]["entry"]["id"]
+    assert got["changed"]["ok"] is False and f"entry {last}: the path leads to root" in got["changed"]["reason"]
+
+
+
+HOSTILE = "[undefined, null, 0, -1, 2 ** 60, NaN, '', 'x', '\\n\\n', [], [null], {}, {header: null}, {path: 7}, true]"
+
+
+def test_no_check_throws_on_hostile_values(page, made):
+    """Every check, given junk in place of any one argument of a call that verifies, answers ok:false with a
+    reason: it never throws or rejects."""
+    good = made.proofs()[3]
+    leaves = [merkle.leaf_hash(canonical(e)) for e in made.entries]
+    consistency = {"first": 3, "second": 6,
+                   "path": [p.hex() for p in merkle.consistency_path(merkle.memory_reader(leaves), 3, 6)]}
+    got = run(page, f"""const hostile = {HOSTILE};
+      const calls = {{
+        verifyBlock: [arg.block, {{keys: arg.keys, previous: arg.previous}}],
+        verifyInclusion: [arg.entry, arg.proof, arg.root],
+        verifyConsistency: [arg.consistency, arg.root3, arg.root6],
+        verifyCheckpoint: [arg.checkpoint, {{origin: arg.origin, sealerKeys: arg.keys, cosigners: arg.cosigners}}],
+        verifyInclusionHash: [await v.leafHash(arg.entry), arg.proof.leaf_index, arg.proof.tree_size,
+          arg.proof.path.map(v.fromHex), v.fromHex(arg.root)],
+        verifyConsistencyHashes: [3, 6, arg.consistency.path.map(v.fromHex), v.fromHex(arg.root3),
+          v.fromHex(arg.root6)],
+      }};
+      const out = [];
+      for (const [name, args] of Object.entries(calls)) {{
+        const baseline = await v[name](...args);
+        if (!baseline.ok) out.push({{name, baseline}});
+        for (let at = 0; at < args.length; at += 1) {{
+          for (const bad of hostile) {{
+            const given = args.slice();
+            given[at] = bad;
+            let answer;
+            try {{ answer = await v[name](...given); }} catch (e) {{ answer = {{threw: String(e)}}; }}
+            const fine = answer && answer.ok === false && typeof answer.reason === "string" && answer.reason !== "";
+            if (!fine) out.push({{name, at, bad: String(bad), answer}});
+          }}
+        }}
+      }}
+      return out;""", {"block": made.blocks[1], "keys": [made.jwk], "previous": made.blocks[0], "entry": good["entry"],
+                        "proof": good["proof"], "root": good["root"], "checkpoint": made.checkpoint, "origin": ORIGIN,
+                        "cosigners": made.cosigners, "consistency": consistency,
+                        "root3": merkle.root_of(leaves[:3]).hex(), "root6": merkle.root_of(leaves[:6]).hex()})
+    assert got == [], json.dumps(got)

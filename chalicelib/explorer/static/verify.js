@@ -154,8 +154,9 @@ function headerProblem(header) {
  * `keys`, GET /keys's JWKs), and, given `previous` (the block before it, or that block's hash), its prev is
  * that hash. @returns {Promise<Check>}
  */
-export async function verifyBlock(block, { keys, previous } = {}) {
+export async function verifyBlock(block, options = {}) {
   try {
+    const { keys, previous } = isObject(options) ? options : {};
     if (!isObject(block)) return fail("the block is not an object");
     const { header } = block;
     const problem = headerProblem(header);
@@ -214,6 +215,7 @@ export async function verifyInclusionHash(leaf, index, size, path, root) {
   try {
     if (!isCount(index) || !isCount(size) || size > MAX_SAFE) return fail("the proof's index or size is not a whole number");
     if (index >= size) return fail(`index ${index} is not below tree size ${size}`);
+    if (!Array.isArray(path)) return fail("the proof's path is not a list");
     if (leaf.length !== 32 || root.length !== 32) return fail("a hash is not 32 bytes");
     let fn = index;
     let sn = size - 1;
@@ -268,6 +270,7 @@ export async function verifyConsistencyHashes(first, second, path, firstRoot, se
   try {
     if (!isCount(first) || !isCount(second)) return fail("a size is not a whole number");
     if (first > second) return fail(`size ${first} is larger than size ${second}`);
+    if (!Array.isArray(path)) return fail("the proof's path is not a list");
     if (first === second) { // RFC 9162 2.1.4.2: the same tree, whatever its roots are written as
       if (path.length !== 0 || hex(firstRoot) !== hex(secondRoot)) return fail("equal sizes need an empty proof and equal roots");
       if (first === 0 && hex(firstRoot) !== EMPTY_ROOT) return fail("the empty tree has a fixed root, SHA-256 of nothing");
@@ -430,13 +433,17 @@ async function cosignerVkeys(cosigners) {
  * A checkpoint (GET /checkpoint) and its signatures: the log's, by a sealer key of `sealerKeys` (GET /keys)
  * under the name `origin`, and each cosignature/v1 line by a cosigner of `cosigners` (GET /cosigners). `ok`
  * when the log's signature and every cosignature of a listed cosigner verify; lines of keys nobody listed
- * are reported and ignored. @returns {Promise<{ok: boolean, reason: string, origin?: string, size?: number,
- * root?: string, cosigned: number, signatures: {name: string, keyId: string, kind: string, ok: boolean,
- * reason: string, time?: number}[]}>}
+ * are reported (kind "unknown") and ignored. `cosigned` counts the distinct cosigners whose cosignature
+ * verifies and counts (registered, and not retired, within the tree); as in signed-note, only a key's first
+ * line is checked, and later lines of the same key (and repeats of an unknown line) are dropped and counted in
+ * `repeated`. @returns {Promise<{ok: boolean, reason: string, origin?: string, size?: number, root?: string,
+ * cosigned: number, repeated: number, signatures: {name: string, keyId: string, kind: string, ok: boolean,
+ * reason: string, time?: number, kid?: string, id?: string, counts?: boolean}[]}>}
  */
-export async function verifyCheckpoint(text, { origin, sealerKeys, cosigners } = {}) {
-  const result = { ok: false, reason: "", cosigned: 0, signatures: [] };
+export async function verifyCheckpoint(text, options = {}) {
+  const result = { ok: false, reason: "", cosigned: 0, repeated: 0, signatures: [] };
   try {
+    const { origin, sealerKeys, cosigners } = isObject(options) ? options : {};
     const note = parseNote(text);
     if (note.problem) return { ...result, reason: note.problem };
     const checkpoint = parseCheckpoint(note.body);
@@ -449,10 +456,19 @@ export async function verifyCheckpoint(text, { origin, sealerKeys, cosigners } =
     const cosignerKeys = await cosignerVkeys(cosigners);
     const message = utf8(note.body);
     let logSigned = false;
-    for (const { name, bytes } of note.lines) {
+    const seen = new Set();
+    for (const { name, bytes, line } of note.lines) {
       const keyId = hex(bytes.slice(0, 4));
       const sealer = logKeys.find((k) => k.name === name && k.keyId === keyId);
       const cosigner = cosignerKeys.find((k) => k.name === name && k.keyId === keyId);
+      // signed-note: only a key's first line counts (a repeat cannot count one cosigner twice); repeated
+      // identical lines of unknown keys are reported once
+      const seenAs = sealer || cosigner ? `key ${name} ${keyId}` : `line ${line}`;
+      if (seen.has(seenAs)) {
+        result.repeated += 1;
+        continue;
+      }
+      seen.add(seenAs);
       if (sealer) {
         const ok = bytes.length === 68 && await ed25519(sealer.key, bytes.slice(4), message);
         logSigned ||= ok;
@@ -486,8 +502,9 @@ export async function verifyCheckpoint(text, { origin, sealerKeys, cosigners } =
     }
     const bad = result.signatures.find((s) => s.kind !== "unknown" && !s.ok);
     if (bad) return { ...result, reason: `${bad.name}: ${bad.reason}` };
+    const ignored = result.repeated ? `; ${result.repeated} repeated signature line${result.repeated === 1 ? "" : "s"} ignored` : "";
     return { ...result, ok: true,
-      reason: `the log's signature verifies; ${result.cosigned} sub-chain cosignature${result.cosigned === 1 ? "" : "s"} verify` };
+      reason: `the log's signature verifies; ${result.cosigned} sub-chain cosignature${result.cosigned === 1 ? "" : "s"} verify${ignored}` };
   } catch (error) {
     return { ...result, ok: false, reason: `the checkpoint could not be checked: ${error.message}` };
   }
